@@ -1,0 +1,5 @@
+import sys
+
+from warble.cli import main
+
+sys.exit(main())

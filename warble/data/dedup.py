@@ -1,0 +1,186 @@
+"""Exact and near-duplicate removal across the whole corpus, with state on disk.
+
+Two phases, so that it scales past memory and runs on any executor:
+
+1. `dedup_keys(texts)` runs inside each shard task: an exact key (xxh64 of the text after dedup
+   normalization) and MinHash LSH band keys (rensa MinHash over character 5-grams, bands folded to uint64).
+   The shard task writes them to a small .npy file beside its output.
+2. `resolve_duplicates(...)` runs once over all shards. Two posts are linked when they share the exact key or any
+   LSH band key; it reads ONE band at a time (optionally one hash range of it at a time), so its memory is a few
+   bytes per post per pass, never the signatures. Linked posts form components (scipy connected_components);
+   each component keeps its earliest post (created_at, then input order) and drops the rest as `dedup.exact`
+   (same exact key as the kept post) or `dedup.near`.
+
+Retweets and copies ("RT @user: text") normalize to their original's text, so they are exact duplicates.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import xxhash
+
+SHINGLE = 5  # character n-grams: short posts have too few words for word shingles to be reliable
+SEED = 1234
+
+REASON_EXACT = "dedup.exact"
+REASON_NEAR = "dedup.near"
+
+
+@dataclass(frozen=True)
+class DedupConfig:
+    exact: bool = True
+    near: bool = True
+    threshold: float = 0.7  # Jaccard similarity of character 5-gram sets above which posts are near-duplicates
+    num_perm: int = 128
+    max_rows_per_pass: int = 50_000_000  # bounds memory of `resolve_duplicates` (16 bytes a row per pass)
+
+
+_RT_PREFIX = re.compile(r"^(?:rt\s+@\w+:?\s*)+", re.IGNORECASE)
+_URL = re.compile(r"(?:https?://|www\.)\S+|\bhttp\b", re.IGNORECASE)
+_MENTION = re.compile(r"@\w+")
+_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def dedup_text(text: str) -> str:
+    """The text two copies share: no RT prefix, links, mentions, case, punctuation or spacing differences."""
+    t = _RT_PREFIX.sub("", text.strip())
+    t = _URL.sub(" ", t)
+    t = _MENTION.sub(" ", t)
+    t = unicodedata.normalize("NFKC", t).casefold()
+    return _NON_WORD.sub(" ", t).strip()
+
+
+def exact_key(text: str) -> int:
+    return xxhash.xxh64_intdigest(dedup_text(text).encode("utf-8"), seed=SEED)
+
+
+def _shingles(t: str) -> list[str]:
+    if len(t) <= SHINGLE:
+        return [t]
+    return [t[i : i + SHINGLE] for i in range(len(t) - SHINGLE + 1)]
+
+
+def _false_rates(threshold: float, b: int, r: int) -> tuple[float, float]:
+    """Probability mass of false positives (J < t) and false negatives (J >= t) of a b x r banding."""
+    xs = np.linspace(0.0, 1.0, 1001)
+    p = 1.0 - (1.0 - xs**r) ** b
+    below, above = xs < threshold, xs >= threshold
+    return float(np.trapezoid(p[below], xs[below])), float(np.trapezoid(1.0 - p[above], xs[above]))
+
+
+@lru_cache(maxsize=None)
+def lsh_params(threshold: float, num_perm: int) -> tuple[int, int]:
+    """Bands b and rows r (b * r <= num_perm) minimising false positives + false negatives, as in MinHash LSH."""
+    best, best_err = (1, num_perm), float("inf")
+    for b in range(1, num_perm + 1):
+        for r in range(1, num_perm // b + 1):
+            fp, fn = _false_rates(threshold, b, r)
+            if fp + fn < best_err:
+                best, best_err = (b, r), fp + fn
+    return best
+
+
+def _fold_bands(sig: np.ndarray, b: int, r: int) -> np.ndarray:
+    """uint32 signatures [n, >= b*r] -> one uint64 key per band [n, b] (a multiply-xorshift mix per row)."""
+    bands = sig[:, : b * r].astype(np.uint64).reshape(len(sig), b, r)
+    h = np.full((len(sig), b), 0x9E3779B97F4A7C15, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for j in range(r):
+            h ^= bands[:, :, j]
+            h *= np.uint64(0xBF58476D1CE4E5B9)
+            h ^= h >> np.uint64(31)
+        h += np.arange(b, dtype=np.uint64) * np.uint64(0x94D049BB133111EB)  # distinct key spaces per band
+    return h
+
+
+def dedup_keys(texts: Sequence[str], cfg: DedupConfig) -> np.ndarray:
+    """uint64 [n, 1 + bands]: column 0 the exact key, then the LSH band keys (none when near dedup is off)."""
+    import rensa  # imported here: only shard workers need it
+
+    normal = [dedup_text(t) for t in texts]
+    exact = np.fromiter(
+        (xxhash.xxh64_intdigest(t.encode("utf-8"), seed=SEED) for t in normal), dtype=np.uint64, count=len(normal)
+    )
+    if not cfg.near or not texts:
+        return exact[:, None]
+    b, r = lsh_params(cfg.threshold, cfg.num_perm)
+    sig = np.array(rensa.RMinHash.digests_from_token_sets([_shingles(t) for t in normal], cfg.num_perm, SEED),
+                   dtype=np.uint32)
+    return np.concatenate([exact[:, None], _fold_bands(sig, b, r)], axis=1)
+
+
+@dataclass
+class DedupShard:
+    """What resolve_duplicates needs from one shard: its key file and the posts' order keys."""
+
+    keys_path: Path  # .npy uint64 [n, 1 + bands]
+    order_path: Path  # .npy int64 [n]: created_at in ms (missing = max), ties broken by input order
+
+
+def _edges_for_column(shards: list[DedupShard], offsets: np.ndarray, col: int, passes: int) -> list[np.ndarray]:
+    """Links (first member, other member) between posts sharing the key in column `col`."""
+    edges = []
+    for p in range(passes):
+        keys, ids = [], []
+        for s, off in zip(shards, offsets):
+            k = np.load(s.keys_path, mmap_mode="r")[:, col]
+            sel = np.nonzero((k % np.uint64(passes)) == p)[0] if passes > 1 else np.arange(len(k))
+            keys.append(np.asarray(k[sel]))
+            ids.append(sel.astype(np.int64) + off)
+        k, i = np.concatenate(keys), np.concatenate(ids)
+        if len(k) < 2:
+            continue
+        order = np.argsort(k, kind="stable")
+        k, i = k[order], i[order]
+        same = k[1:] == k[:-1]
+        if not same.any():
+            continue
+        # Each run of equal keys links every member to the run's first member.
+        run_start = np.flatnonzero(np.concatenate([[True], ~same]))
+        run_id = np.cumsum(np.concatenate([[True], ~same])) - 1
+        first = i[run_start][run_id]
+        member = np.flatnonzero(np.concatenate([[False], same]))
+        edges.append(np.stack([first[member], i[member]], axis=1))
+    return edges
+
+
+def resolve_duplicates(shards: list[DedupShard], cfg: DedupConfig) -> list[np.ndarray]:
+    """Per shard, an int8 array: 0 keep, 1 drop as exact duplicate, 2 drop as near duplicate."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    sizes = np.array([len(np.load(s.order_path, mmap_mode="r")) for s in shards], dtype=np.int64)
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    n = int(sizes.sum())
+    if n == 0:
+        return [np.zeros(0, np.int8) for _ in shards]
+    ncols = np.load(shards[0].keys_path, mmap_mode="r").shape[1]
+    cols = ([0] if cfg.exact else []) + (list(range(1, ncols)) if cfg.near else [])
+    passes = max(1, -(-n // cfg.max_rows_per_pass))
+    edges = [e for c in cols for e in _edges_for_column(shards, offsets, c, passes)]
+    verdict = np.zeros(n, dtype=np.int8)
+    if edges:
+        e = np.concatenate(edges)
+        graph = coo_matrix((np.ones(len(e), dtype=np.int8), (e[:, 0], e[:, 1])), shape=(n, n))
+        _, label = connected_components(graph, directed=False)
+        order = np.concatenate([np.load(s.order_path) for s in shards])
+        exact = np.concatenate([np.load(s.keys_path, mmap_mode="r")[:, 0] for s in shards])
+        # Earliest post of each component: sort by (label, created_at, input position), take each label's first.
+        rank = np.lexsort((np.arange(n), order, label))
+        is_first = np.concatenate([[True], label[rank][1:] != label[rank][:-1]])
+        first_of_label = np.full(label.max() + 1, -1, dtype=np.int64)
+        first_of_label[label[rank][is_first]] = rank[is_first]
+        keeper = first_of_label[label]
+        dup = keeper != np.arange(n)
+        verdict[dup] = np.where(exact[dup] == exact[keeper[dup]], 1, 2)
+    return [verdict[o : o + s] for o, s in zip(offsets, sizes)]
+
+
+REASONS = {1: REASON_EXACT, 2: REASON_NEAR}
