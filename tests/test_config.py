@@ -11,7 +11,7 @@ from warble.errors import ConfigError
 
 @dataclass
 class Inner:
-    threshold: float = 0.7
+    threshold: float | None = 0.7
     langs: tuple[str, ...] | None = None
 
 
@@ -35,12 +35,12 @@ def test_bad_config_is_a_clear_error(data, msg):
 
 
 def test_toml_round_trip(tmp_path):
-    cfg = Outer(workers=2, inner=Inner(langs=("en",)))
+    cfg = Outer(workers=2, inner=Inner(threshold=None, langs=("en",)))
     save_toml(cfg, tmp_path / "c.toml")
-    assert from_dict(Outer, load_toml(tmp_path / "c.toml")) == cfg
+    assert from_dict(Outer, load_toml(tmp_path / "c.toml")) == cfg, "None survives as 'none'"
     (tmp_path / "bad.toml").write_text("workers = = 1")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_toml(tmp_path / "bad.toml")
     with pytest.raises(ConfigError, match="does not exist"):
         load_toml(tmp_path / "missing.toml")
-    assert tomllib.loads((tmp_path / "c.toml").read_text())["inner"]["threshold"] == 0.7
+    assert tomllib.loads((tmp_path / "c.toml").read_text())["inner"]["threshold"] == "none"

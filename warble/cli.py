@@ -50,6 +50,9 @@ def _cmd_synth(a) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------- ingest
+STAGES = ("normalize", "placeholders", "pii", "langid", "quality", "dedup")  # the switchable ingest stages
+
+
 def _ingest_parser(sub) -> None:
     p = sub.add_parser(
         "ingest", help="clean raw post dumps into a Parquet corpus",
@@ -78,7 +81,7 @@ def _ingest_parser(sub) -> None:
     p.add_argument("--near-dup-threshold", type=float, metavar="J",
                    help="Jaccard similarity (char 5-grams) at which posts are near duplicates (default 0.7)")
     p.add_argument("--validation-fraction", type=float, help="share of conversations held out (default 0.02)")
-    for stage in ("normalize", "placeholders", "pii", "langid", "quality", "dedup"):
+    for stage in STAGES:
         _bool_flag(p, stage, f"run the {stage} stage (default: on)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing corpus in OUT")
     p.add_argument("--no-progress", action="store_true")
@@ -87,30 +90,30 @@ def _ingest_parser(sub) -> None:
 
 
 def ingest_config_from_args(a):
+    """IngestConfig from the TOML file (if any), with the flags given on the command line on top."""
+    from dataclasses import replace
+
     from warble.config import from_dict, load_toml
     from warble.data.pipeline import IngestConfig
 
     cfg = from_dict(IngestConfig, load_toml(a.config))
-    for flag, attr in (("format", "format"), ("executor", "executor"), ("workers", "workers"),
-                       ("validation_fraction", "validation_fraction")):
-        if getattr(a, flag) is not None:
-            setattr(cfg, attr, getattr(a, flag))
+    top = {k: getattr(a, k) for k in ("format", "executor", "workers", "validation_fraction")
+           if getattr(a, k) is not None}
     if a.opt_out:
-        cfg.opt_out = list(a.opt_out)
+        top["opt_out"] = list(a.opt_out)
     if a.deletions:
-        cfg.deletions = list(a.deletions)
+        top["deletions"] = list(a.deletions)
     if a.langs:
-        cfg.langid.allow = tuple(x.strip() for x in a.langs.split(",") if x.strip())
-    if a.mentions:
-        cfg.placeholders.mentions = a.mentions
-    if a.urls:
-        cfg.placeholders.urls = a.urls
+        top["langid"] = replace(cfg.langid, allow=tuple(x.strip() for x in a.langs.split(",") if x.strip()))
+    placeholders = {k: getattr(a, k) for k in ("mentions", "urls") if getattr(a, k)}
+    if placeholders:
+        top["placeholders"] = replace(cfg.placeholders, **placeholders)
     if a.near_dup_threshold is not None:
-        cfg.dedup.threshold = a.near_dup_threshold
-    for stage in ("normalize", "placeholders", "pii", "langid", "quality", "dedup"):
-        if getattr(a, stage) is not None:
-            setattr(cfg.stages, stage, getattr(a, stage))
-    return cfg
+        top["dedup"] = replace(cfg.dedup, threshold=a.near_dup_threshold)
+    switches = {s: getattr(a, s) for s in STAGES if getattr(a, s) is not None}
+    if switches:
+        top["stages"] = replace(cfg.stages, **switches)
+    return replace(cfg, **top)
 
 
 def _cmd_ingest(a) -> int:

@@ -18,13 +18,14 @@ import tomli_w
 from warble.errors import ConfigError
 
 T = TypeVar("T")
+NONE = "none"  # how an optional value that is unset (None) is spelled in TOML
 
 
 def _coerce(tp: Any, value: Any, where: str) -> Any:
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
+        if type(None) in args and (value is None or (isinstance(value, str) and value.lower() == NONE)):
             return None
         inner = [a for a in args if a is not type(None)]
         return _coerce(inner[0], value, where)
@@ -69,11 +70,13 @@ def load_toml(path: str | Path | None) -> dict[str, Any]:
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
-    """A TOML-writable dict (None values dropped: TOML has no null)."""
+    """A TOML-writable dict. TOML has no null, so None (a check switched off) is written as the string "none"."""
 
     def clean(v: Any) -> Any:
+        if v is None:
+            return NONE
         if isinstance(v, dict):
-            return {k: clean(x) for k, x in v.items() if x is not None}
+            return {k: clean(x) for k, x in v.items()}
         if isinstance(v, (list, tuple, set, frozenset)):
             return [clean(x) for x in (sorted(v) if isinstance(v, (set, frozenset)) else v)]
         return v

@@ -26,6 +26,8 @@ from typing import Sequence
 import numpy as np
 import xxhash
 
+from warble.data.clean.placeholders import SOCIAL_RE, URL_PLACEHOLDER
+
 SHINGLE = 5  # character n-grams: short posts have too few words for word shingles to be reliable
 SEED = 1234
 
@@ -43,16 +45,18 @@ class DedupConfig:
 
 
 _RT_PREFIX = re.compile(r"^(?:rt\s+@\w+:?\s*)+", re.IGNORECASE)
-_URL = re.compile(r"(?:https?://|www\.)\S+|\bhttp\b", re.IGNORECASE)
-_MENTION = re.compile(r"@\w+")
+_URL_PLACEHOLDER = re.compile(rf"\b{URL_PLACEHOLDER}\b")
 _NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def _drop_links_and_mentions(m: re.Match) -> str:
+    return m.group() if m.lastgroup == "hashtag" else " "
 
 
 def dedup_text(text: str) -> str:
     """The text two copies share: no RT prefix, links, mentions, case, punctuation or spacing differences."""
     t = _RT_PREFIX.sub("", text.strip())
-    t = _URL.sub(" ", t)
-    t = _MENTION.sub(" ", t)
+    t = _URL_PLACEHOLDER.sub(" ", SOCIAL_RE.sub(_drop_links_and_mentions, t))
     t = unicodedata.normalize("NFKC", t).casefold()
     return _NON_WORD.sub(" ", t).strip()
 
