@@ -25,5 +25,5 @@ def synth_raw(tmp_path_factory) -> Path:
     from warble.data.synth import synthesize
 
     out = tmp_path_factory.mktemp("synth") / "raw"
-    synthesize(out, 2000, seed=7, progress=False)
+    synthesize(out, 2000, seed=7, malformed_rate=0.01, progress=False)
     return out

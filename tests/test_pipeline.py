@@ -2,6 +2,7 @@
 
 import json
 import re
+from collections import Counter
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -45,7 +46,7 @@ def test_quarantine_holds_every_planted_malformed_record(ingested, synth_raw):
     planted = json.loads((synth_raw / "_truth" / "summary.json").read_text())
     records = [json.loads(line) for f in sorted((out / "quarantine").glob("*.jsonl")) for line in f.open()]
     assert len(records) == m["quarantined"] >= 1
-    assert m["quarantined"] == planted["malformed"]
+    assert m["quarantined"] == sum(planted["malformed"].values()) >= 10
     for r in records:
         assert r["reason"] and r["source"] and (r["line"] or r["offset"] is not None)
 
@@ -99,7 +100,7 @@ def test_deterministic_output(ingested, synth_raw, tmp_path):
 def test_compliance_lists_at_ingest_and_after(ingested, synth_raw, tmp_path):
     out, m = ingested
     table = _corpus(out)
-    author = pc.mode(table.column("author_id")).to_pylist()[0]["mode"]
+    author = Counter(table.column("author_id").to_pylist()).most_common(1)[0][0]
     post = table.column("id")[0].as_py()
     (tmp_path / "optout.txt").write_text(f"{author}\n")
     (tmp_path / "deleted.txt").write_text(f"# deleted\n{post}\n")

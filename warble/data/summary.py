@@ -30,7 +30,7 @@ def manifest_markdown(m: dict[str, Any]) -> str:
     if m.get("modified"):
         lines += ["", "| changed | count |", "|---|---:|"]
         lines += [f"| {k} | {v:,} |" for k, v in sorted(m["modified"].items(), key=lambda kv: -kv[1])]
-    langs = list(m["languages"].items())[:12]
+    langs = sorted(m["languages"].items(), key=lambda kv: -kv[1])[:12]
     lines += ["", "| language | posts |", "|---|---:|"] + [f"| {k} | {v:,} |" for k, v in langs]
     bins, counts = m["length_histogram"]["bins"], m["length_histogram"]["counts"]
     lines += ["", "| length (chars) | posts |", "|---|---:|"]

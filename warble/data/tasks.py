@@ -78,9 +78,9 @@ def clean_shard(task: ReadTask, index: int, plan: CleanPlan) -> dict[str, Any]:
         writer.write_batch(batch)
         stats["rows"] += batch.num_rows
         texts.extend(batch.column("text").to_pylist())
-        created = pc.cast(batch.column("created_at"), pa.int64()).to_numpy(zero_copy_only=False)
-        order.extend(np.where(np.isnan(created), np.iinfo(np.int64).max, created).astype(np.int64)
-                     if created.dtype.kind == "f" else created)
+        # Posts without a time sort last within a duplicate cluster: the dated copy is the better original.
+        created = pc.fill_null(pc.cast(batch.column("created_at"), pa.int64()), np.iinfo(np.int64).max)
+        order.extend(created.to_numpy(zero_copy_only=False))
 
     qfile = None
     t_read = time.perf_counter()

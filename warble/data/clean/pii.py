@@ -93,8 +93,12 @@ def _ipv6_ok(s: str) -> bool:
 
 
 # Lookarounds keep every match from being a piece of a longer word or number.
-_EMAIL = re.compile(  # the lookbehind leaves fediverse handles (@user@host) alone
-    r"(?<![\w.%+\-@＠])[\w.%+\-]+@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)+[A-Za-z]{2,24}\b"
+# Local parts take Latin letters (maría@...), not `\w`: CJK and Hangul text glues words to an address
+# ("...gmail.comまで"), and `\w`/`\b` would count those characters in. The lookbehind also leaves fediverse
+# handles (@user@host) alone.
+_LOCAL = r"A-Za-z0-9_.%+\-\u00C0-\u024F"
+_EMAIL = re.compile(
+    rf"(?<![{_LOCAL}@＠])[{_LOCAL}]+@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)+[A-Za-z]{{2,24}}(?![A-Za-z0-9\-])"
 )
 _SSN = re.compile(r"(?<![\d-])(?!000|666|9)\d{3}-(?!00)\d\d-(?!0000)\d{4}(?!-?\d)")  # never-issued ranges excluded
 _NINO = re.compile(  # UK National Insurance; D F I Q U V never lead, O never second, BG GB KN NK NT TN ZZ unused
