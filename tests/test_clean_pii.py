@@ -23,6 +23,7 @@ POSITIVES = {  # kind -> [(raw, scrubbed)]
         ("チケットの件はbenkenji@gmail.comまで連絡ください", "チケットの件は<email>まで連絡ください"),  # CJK glued on
         ("제 메일은 alex_sam36@yahoo.com예요", "제 메일은 <email>예요"),
     ],
+
     "phone": [
         ("call +44 20 7946 0958 now", "call <phone> now"),  # GB, international
         ("call 020 7946 0958", "call <phone>"),  # GB
@@ -99,6 +100,13 @@ NOT_GOV_IDS = [
     "1 84 12 76 451 089 47",  # NIR key
 ]
 LABELLED = [(raw, out, kind) for kind, cases in POSITIVES.items() for raw, out in cases]
+GLUED = [  # Japanese and Korean put no space around numbers and addresses
+    ("サーバー113.76.216.174がまた落ちた", "サーバー<ip>がまた落ちた"),
+    ("2a02:5154:e463::8458:b47d에서 로그인", "<ip>에서 로그인"),
+    ("個人情報晒すけどCY114537D笑", "個人情報晒すけど<gov_id>笑"),
+    ("振込先はDE89370400440532013000でお願いします", "振込先は<gov_id>でお願いします"),
+    ("カード4111 1111 1111 1111が使えない", "カード<card>が使えない"),
+]
 
 
 def batch_of(texts):
@@ -111,6 +119,11 @@ def test_positive(raw, expected, kind):
     text, counts = scrub(raw)
     assert text == expected
     assert counts == Counter({f"pii.{kind}": expected.count(f"<{kind}>")})
+
+
+@pytest.mark.parametrize("raw,expected", GLUED)
+def test_glued_to_cjk_text(raw, expected):
+    assert scrub(raw)[0] == expected
 
 
 @pytest.mark.parametrize("raw", NEGATIVES)

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 
 from warble import __version__
+from warble.data.audit import audit_against_truth, audit_markdown
+from warble.data.summary import manifest_markdown
 
 
 def _log(msg: str) -> None:
@@ -23,7 +25,6 @@ def _log(msg: str) -> None:
 def run_quickstart(out_dir: str | Path, *, posts: int = 20_000, seed: int = 0, workers: int = 0,
                    progress: bool = True) -> Path:
     from warble.data.pipeline import IngestConfig, run_ingest
-    from warble.data.summary import manifest_markdown
     from warble.data.synth import synthesize
 
     out = Path(out_dir)
@@ -46,16 +47,23 @@ def run_quickstart(out_dir: str | Path, *, posts: int = 20_000, seed: int = 0, w
     timings["total"] = time.perf_counter() - started
 
     report = out / "report.md"
-    report.write_text(_report(out, posts, seed, synth, manifest, timings), encoding="utf-8")
+    audit = audit_against_truth(out / "raw", out / "data")
+    report.write_text(_report(out, posts, seed, synth, manifest, audit, timings), encoding="utf-8")
     (out / "quickstart.json").write_text(json.dumps({"posts": posts, "seed": seed, "seconds": timings,
                                                      "synth": synth, "corpus": {k: manifest[k] for k in (
-                                                         "read", "kept", "quarantined", "filtered")}},
+                                                         "read", "kept", "quarantined", "filtered")},
+                                                     "audit": audit},
                                                     indent=2, default=str))
     _log(f"done in {timings['total']:.0f} s")
     return report
 
 
-def _report(out: Path, posts: int, seed: int, synth: dict, manifest: dict, timings: dict) -> str:
+def _counts_table(title: str, counts: dict) -> str:
+    rows = sorted(counts.items(), key=lambda kv: -kv[1])
+    return "\n".join([f"| {title} | posts |", "|---|---:|", *(f"| {k} | {v:,} |" for k, v in rows)])
+
+
+def _report(out: Path, posts: int, seed: int, synth: dict, manifest: dict, audit: dict, timings: dict) -> str:
     now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
     steps = " | ".join(f"{k} {v:.1f} s" for k, v in timings.items())
     return f"""# Warble quickstart report
@@ -64,18 +72,28 @@ Warble {__version__}, {now}. Run directory: `{out}`. Wall time: {steps}.
 
 ## 1. Simulated platform (`warble synth`)
 
-{posts:,} posts (seed {seed}) written as Twitter API v2 responses to `{out / 'raw'}`, with planted faults and
-ground truth under `raw/_truth/`:
+{synth['posts']:,} posts (seed {seed}) by {synth['users']:,} users ({synth['bots']:,} bots), written as Twitter API v2
+responses to `raw/` at {synth['posts_per_second']:,.0f} posts/s, plus {synth['malformed_records']} malformed records
+and the ground truth under `raw/_truth/`.
 
-```
-{json.dumps({k: v for k, v in synth.items() if k != 'files'}, indent=2, default=str)}
-```
+{_counts_table("kind", synth["kinds"])}
+
+{_counts_table("language", synth["langs"])}
+
+Planted personal data: {synth['posts_with_pii']:,} posts ({', '.join(f"{k} {v}" for k, v in sorted(synth['pii'].items()))}).
 
 ## 2. Corpus (`warble ingest`)
 
-`{out / 'data'}`: Parquet corpus, quarantine and manifest.
+`data/`: Parquet corpus, quarantine and manifest.
 
 {manifest_markdown(manifest)}
 
-Per-stage CPU seconds (summed over workers): {', '.join(f"{k} {v:.1f}" for k, v in manifest['stage_seconds'].items())}.
+Per-stage CPU seconds (summed over workers): {', '.join(f"{k} {v:.2f}" for k, v in manifest['stage_seconds'].items())}.
+
+### Checked against the simulator's ground truth
+
+{audit_markdown(audit)}
+
+Short generic replies and quotes ("facts", "say it louder") are exact duplicates of each other, so dedup removes
+most copies of them: that is why fewer replies and quotes than originals are kept.
 """

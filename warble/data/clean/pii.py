@@ -92,7 +92,10 @@ def _ipv6_ok(s: str) -> bool:
     return sum(1 for group in s.split(":") if group) >= 3  # "::", "::1", "a::b" identify no one
 
 
-# Lookarounds keep every match from being a piece of a longer word or number.
+# Lookarounds keep every match from being a piece of a longer word or number. Numeric patterns are re.ASCII:
+# Japanese, Chinese and Korean glue words to numbers ("サーバー113.76.216.174がまた"), and a Unicode \w or \b would
+# count those characters as part of the number.
+#
 # Local parts take Latin letters (maría@...), not `\w`: CJK and Hangul text glues words to an address
 # ("...gmail.comまで"), and `\w`/`\b` would count those characters in. The lookbehind also leaves fediverse
 # handles (@user@host) alone.
@@ -100,21 +103,24 @@ _LOCAL = r"A-Za-z0-9_.%+\-\u00C0-\u024F"
 _EMAIL = re.compile(
     rf"(?<![{_LOCAL}@＠])[{_LOCAL}]+@(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)+[A-Za-z]{{2,24}}(?![A-Za-z0-9\-])"
 )
-_SSN = re.compile(r"(?<![\d-])(?!000|666|9)\d{3}-(?!00)\d\d-(?!0000)\d{4}(?!-?\d)")  # never-issued ranges excluded
+# SSN: never-issued ranges excluded.
+_SSN = re.compile(r"(?<![\d-])(?!000|666|9)\d{3}-(?!00)\d\d-(?!0000)\d{4}(?!-?\d)", re.ASCII)
 _NINO = re.compile(  # UK National Insurance; D F I Q U V never lead, O never second, BG GB KN NK NT TN ZZ unused
-    r"\b(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d\d ?\d\d ?\d\d ?[A-D]\b"
+    r"\b(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d\d ?\d\d ?\d\d ?[A-D]\b", re.ASCII
 )
-_IBAN = re.compile(r"\b[A-Z]{2}\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b")
-_AADHAAR = re.compile(r"(?<![\d-])[2-9]\d{3}([ -])\d{4}\1\d{4}(?![\d-]?\d)")
-_CPF = re.compile(r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d\d(?!\d)")
-_NIR = re.compile(r"(?<!\w)[12] ?\d\d ?(?:0[1-9]|1[0-2]) ?(?:\d\d|2[AB]) ?\d{3} ?\d{3} ?\d\d(?!\w)")  # sex yy mm dept
+_IBAN = re.compile(r"\b[A-Z]{2}\d\d(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", re.ASCII)
+_AADHAAR = re.compile(r"(?<![\d-])[2-9]\d{3}([ -])\d{4}\1\d{4}(?![\d-]?\d)", re.ASCII)
+_CPF = re.compile(r"(?<![\d.])\d{3}\.\d{3}\.\d{3}-\d\d(?!\d)", re.ASCII)
+_NIR = re.compile(  # French NIR: sex, yy, mm, department, commune, order, key
+    r"(?<!\w)[12] ?\d\d ?(?:0[1-9]|1[0-2]) ?(?:\d\d|2[AB]) ?\d{3} ?\d{3} ?\d\d(?!\w)", re.ASCII
+)
 # Card numbers start with 2-6 (Mastercard 2/5, Amex/Diners/JCB 3, Visa 4, Discover/UnionPay 6), which also keeps
 # snowflake post ids (1...) out. Lazy: the match ends at the first break after 13+ digits, so a number written
 # after the card ("4111111111111111 536-...") is not glued onto it and made to fail Luhn.
-_CARD = re.compile(r"(?<![\d+\-])[2-6]\d{3}(?:[ -]?\d){9,15}?(?!\d)")
+_CARD = re.compile(r"(?<![\d+\-])[2-6]\d{3}(?:[ -]?\d){9,15}?(?!\d)", re.ASCII)
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
-_IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\.?\w)")
-_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])")
+_IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\.?\w)", re.ASCII)
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])", re.ASCII)
 # (kind, pattern, validator) in priority order: a gov id claims its digits before the card pattern can take a
 # stretch of an IBAN.
 _NUMERIC: tuple[tuple[str, re.Pattern, Callable[[str], bool] | None], ...] = (
