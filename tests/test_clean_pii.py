@@ -103,6 +103,7 @@ LABELLED = [(raw, out, kind) for kind, cases in POSITIVES.items() for raw, out i
 GLUED = [  # Japanese and Korean put no space around numbers and addresses
     ("サーバー113.76.216.174がまた落ちた", "サーバー<ip>がまた落ちた"),
     ("2a02:5154:e463::8458:b47d에서 로그인", "<ip>에서 로그인"),
+    ("www2600:6b1a:569b::436b:dd82からログイン", "www<ip>からログイン"),
     ("個人情報晒すけどCY114537D笑", "個人情報晒すけど<gov_id>笑"),
     ("振込先はDE89370400440532013000でお願いします", "振込先は<gov_id>でお願いします"),
     ("カード4111 1111 1111 1111が使えない", "カード<card>が使えない"),

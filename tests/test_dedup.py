@@ -95,3 +95,12 @@ def test_switches(tmp_path, near):
     verdict = _resolve(tmp_path, texts, cfg=DedupConfig(near=near), parts=1)
     assert verdict[1] == 1  # punctuation-only difference: exact after normalization
     assert verdict[2] == (2 if near else 0)
+
+
+def test_chains_of_near_duplicates_do_not_take_unlike_posts_with_them(tmp_path):
+    """A~B and B~C but A and C unlike: B goes (A is earlier and kept), C stays (its only match B is gone)."""
+    keys = np.array([[1, 10, 20], [2, 10, 21], [3, 11, 21]], dtype=np.uint64)  # exact key, band 1, band 2
+    np.save(tmp_path / "k.npy", keys)
+    np.save(tmp_path / "o.npy", np.array([0, 1, 2], dtype=np.int64))
+    verdict = resolve_duplicates([DedupShard(tmp_path / "k.npy", tmp_path / "o.npy")], DedupConfig())
+    assert verdict[0].tolist() == [0, 2, 0]

@@ -7,9 +7,8 @@ Two phases, so that it scales past memory and runs on any executor:
    The shard task writes them to a small .npy file beside its output.
 2. `resolve_duplicates(...)` runs once over all shards. Two posts are linked when they share the exact key or any
    LSH band key; it reads ONE band at a time (optionally one hash range of it at a time), so its memory is a few
-   bytes per post per pass, never the signatures. Linked posts form components (scipy connected_components);
-   each component keeps its earliest post (created_at, then input order) and drops the rest as `dedup.exact`
-   (same exact key as the kept post) or `dedup.near`.
+   bytes per post per pass, never the signatures. Then, in time order (created_at, then input order), a copy of
+   an earlier post is dropped as `dedup.exact`, and a post linked to an earlier kept post as `dedup.near`.
 
 Retweets and copies ("RT @user: text") normalize to their original's text, so they are exact duplicates.
 """
@@ -128,9 +127,9 @@ class DedupShard:
     order_path: Path  # .npy int64 [n]: created_at in ms (missing = max), ties broken by input order
 
 
-def _edges_for_column(shards: list[DedupShard], offsets: np.ndarray, col: int, passes: int) -> list[np.ndarray]:
-    """Links (first member, other member) between posts sharing the key in column `col`."""
-    edges = []
+def _runs(shards: list[DedupShard], offsets: np.ndarray, rank: np.ndarray, col: int, passes: int):
+    """Per pass, for posts sharing the key in column `col` with an earlier post: (post, run's first, predecessor),
+    runs of equal keys ordered by rank (time)."""
     for p in range(passes):
         keys, ids = [], []
         for s, off in zip(shards, offsets):
@@ -139,51 +138,67 @@ def _edges_for_column(shards: list[DedupShard], offsets: np.ndarray, col: int, p
             keys.append(np.asarray(k[sel]))
             ids.append(sel.astype(np.int64) + off)
         k, i = np.concatenate(keys), np.concatenate(ids)
-        if len(k) < 2:
-            continue
-        order = np.argsort(k, kind="stable")
-        k, i = k[order], i[order]
-        same = k[1:] == k[:-1]
-        if not same.any():
-            continue
-        # Each run of equal keys links every member to the run's first member.
-        run_start = np.flatnonzero(np.concatenate([[True], ~same]))
-        run_id = np.cumsum(np.concatenate([[True], ~same])) - 1
-        first = i[run_start][run_id]
-        member = np.flatnonzero(np.concatenate([[False], same]))
-        edges.append(np.stack([first[member], i[member]], axis=1))
-    return edges
+        by = np.lexsort((rank[i], k))
+        k, i = k[by], i[by]
+        starts = np.concatenate([[True], k[1:] != k[:-1]])
+        member = np.flatnonzero(~starts)
+        if len(member):
+            yield i[member], i[np.flatnonzero(starts)][np.cumsum(starts) - 1][member], i[member - 1]
 
 
 def resolve_duplicates(shards: list[DedupShard], cfg: DedupConfig) -> list[np.ndarray]:
-    """Per shard, an int8 array: 0 keep, 1 drop as exact duplicate, 2 drop as near duplicate."""
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
+    """Per shard, an int8 array: 0 keep, 1 drop as exact duplicate, 2 drop as near duplicate.
 
+    Greedy in time order, as a platform sees posts arrive: a copy of an earlier post (same exact key) shares that
+    post's fate, and any other post is dropped when an earlier *kept* post shares an LSH band with it. This is
+    not the connected components of the similarity graph: on short templated posts ("can't stop thinking about
+    the launch / the finale / ...") chains of pairwise near-duplicates link posts that are not alike, and a
+    component would drop all but one of them.
+    """
     sizes = np.array([len(np.load(s.order_path, mmap_mode="r")) for s in shards], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
     n = int(sizes.sum())
-    if n == 0:
-        return [np.zeros(0, np.int8) for _ in shards]
-    ncols = np.load(shards[0].keys_path, mmap_mode="r").shape[1]
-    cols = ([0] if cfg.exact else []) + (list(range(1, ncols)) if cfg.near else [])
-    passes = max(1, -(-n // cfg.max_rows_per_pass))
-    edges = [e for c in cols for e in _edges_for_column(shards, offsets, c, passes)]
     verdict = np.zeros(n, dtype=np.int8)
+    if n == 0:
+        return [verdict[:0] for _ in shards]
+    order = np.concatenate([np.load(s.order_path) for s in shards])
+    by_time = np.lexsort((np.arange(n), order))  # created_at, then input position
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_time] = np.arange(n)
+    passes = max(1, -(-n // cfg.max_rows_per_pass))
+
+    copy_of = np.arange(n)  # the earliest post with the same exact key
+    if cfg.exact:
+        for member, first, _ in _runs(shards, offsets, rank, 0, passes):
+            copy_of[member] = first
+    edges = []  # (post, earlier post in one of its LSH buckets): the run's first and the predecessor suffice
+    if cfg.near:
+        ncols = np.load(shards[0].keys_path, mmap_mode="r").shape[1]
+        for col in range(1, ncols):
+            for member, first, pred in _runs(shards, offsets, rank, col, passes):
+                edges += [np.stack([member, first], 1), np.stack([member, pred], 1)]
+    near: dict[int, list[int]] = {}
     if edges:
-        e = np.concatenate(edges)
-        graph = coo_matrix((np.ones(len(e), dtype=np.int8), (e[:, 0], e[:, 1])), shape=(n, n))
-        _, label = connected_components(graph, directed=False)
-        order = np.concatenate([np.load(s.order_path) for s in shards])
-        exact = np.concatenate([np.load(s.keys_path, mmap_mode="r")[:, 0] for s in shards])
-        # Earliest post of each component: sort by (label, created_at, input position), take each label's first.
-        rank = np.lexsort((np.arange(n), order, label))
-        is_first = np.concatenate([[True], label[rank][1:] != label[rank][:-1]])
-        first_of_label = np.full(label.max() + 1, -1, dtype=np.int64)
-        first_of_label[label[rank][is_first]] = rank[is_first]
-        keeper = first_of_label[label]
-        dup = keeper != np.arange(n)
-        verdict[dup] = np.where(exact[dup] == exact[keeper[dup]], 1, 2)
+        for a, b in np.concatenate(edges).tolist():
+            near.setdefault(a, []).append(b)
+    copies = np.flatnonzero(copy_of != np.arange(n))
+    candidates = np.union1d(copies, np.fromiter(near, np.int64, len(near)))
+    # The one sequential step, over duplicate candidates only; plain Python containers, as numpy scalar access
+    # would cost more than the logic.
+    kept = bytearray(b"\x01") * n
+    first = dict(zip(copies.tolist(), copy_of[copies].tolist()))
+    out: dict[int, int] = {}
+    for i in candidates[np.argsort(rank[candidates])].tolist():  # time order: every earlier verdict is final
+        j = first.get(i)
+        if j is not None:
+            out[i] = 1 if kept[j] else 2  # a copy of a near duplicate is a near duplicate too
+        elif any(kept[k] for k in near[i]):
+            out[i] = 2
+        else:
+            continue
+        kept[i] = 0
+    if out:
+        verdict[np.fromiter(out, np.int64, len(out))] = np.fromiter(out.values(), np.int8, len(out))
     return [verdict[o : o + s] for o, s in zip(offsets, sizes)]
 
 

@@ -107,6 +107,16 @@ def build_stages(cfg: IngestConfig, compliance_dir: Path) -> list:
     return stages
 
 
+MIN_TASKS = 8  # a small input is still cut into this many shards, so every core gets work
+
+
+def _task_bytes(files: list[Path], cfg: IngestConfig) -> int:
+    """Shard size: cfg.task_bytes, or less for a small input. Independent of the worker count on purpose: the
+    shards decide the output files, and the output must not depend on how many processes wrote it."""
+    total = sum(f.stat().st_size for f in files)
+    return max(1 << 20, min(cfg.task_bytes, total // MIN_TASKS + 1))
+
+
 def _sum(results: list[dict], key: str) -> Counter:
     total: Counter = Counter()
     for r in results:
@@ -140,7 +150,7 @@ def run_ingest(inputs: list[str], out_dir: str | Path, cfg: IngestConfig, *, ove
     lists = ComplianceLists.load(cfg.opt_out, cfg.deletions)
     lists.save(out / "compliance")
     formats = {str(f): cfg.format or detect_format(f) for f in files}
-    tasks = [t for f in files for t in plan_tasks(f, formats[str(f)], cfg.task_bytes)]
+    tasks = [t for f in files for t in plan_tasks(f, formats[str(f)], _task_bytes(files, cfg))]
     log(f"ingest: {len(files)} file(s), {len(tasks)} shard task(s), formats: "
         f"{dict(Counter(formats.values()))}")
 

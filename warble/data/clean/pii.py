@@ -120,7 +120,8 @@ _NIR = re.compile(  # French NIR: sex, yy, mm, department, commune, order, key
 _CARD = re.compile(r"(?<![\d+\-])[2-6]\d{3}(?:[ -]?\d){9,15}?(?!\d)", re.ASCII)
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"(?<![\w.]){_OCTET}(?:\.{_OCTET}){{3}}(?!\.?\w)", re.ASCII)
-_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])", re.ASCII)
+# Only a hex digit may not precede an IPv6 address: Japanese laughter "www" glues onto one ("www2600:6b1a::1").
+_IPV6 = re.compile(r"(?<![0-9A-Fa-f:.])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:])", re.ASCII)
 # (kind, pattern, validator) in priority order: a gov id claims its digits before the card pattern can take a
 # stretch of an IBAN.
 _NUMERIC: tuple[tuple[str, re.Pattern, Callable[[str], bool] | None], ...] = (
