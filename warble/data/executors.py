@@ -72,7 +72,9 @@ def run_tasks(
                 tick(results[-1])
             return results
         results: list[Any] = [None] * len(tasks)
-        ctx = mp.get_context("fork" if hasattr(os, "fork") else "spawn")
+        # Not fork: a parent that already ran a stage holds BLAS/model threads, and a forked child can inherit
+        # one of their locks held and hang forever. forkserver children start from a clean process.
+        ctx = mp.get_context("forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
         with ctx.Pool(min(workers, len(tasks)), initializer=_single_thread) as pool:
             indexed = [(i, (fn, t)) for i, t in enumerate(tasks)]
             for i, r in pool.imap_unordered(_indexed_call, indexed):
