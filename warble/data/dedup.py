@@ -127,9 +127,11 @@ class DedupShard:
     order_path: Path  # .npy int64 [n]: created_at in ms (missing = max), ties broken by input order
 
 
-def _runs(shards: list[DedupShard], offsets: np.ndarray, rank: np.ndarray, col: int, passes: int):
+def _runs(shards: list[DedupShard], offsets: np.ndarray, rank: np.ndarray, col: int, passes: int,
+          rep: np.ndarray | None = None):
     """Per pass, for posts sharing the key in column `col` with an earlier post: (post, run's first, predecessor),
-    runs of equal keys ordered by rank (time)."""
+    runs of equal keys ordered by rank (time). With `rep`, each post stands for its representative `rep[post]`
+    and a representative appears once per run."""
     for p in range(passes):
         keys, ids = [], []
         for s, off in zip(shards, offsets):
@@ -138,8 +140,13 @@ def _runs(shards: list[DedupShard], offsets: np.ndarray, rank: np.ndarray, col: 
             keys.append(np.asarray(k[sel]))
             ids.append(sel.astype(np.int64) + off)
         k, i = np.concatenate(keys), np.concatenate(ids)
+        if rep is not None:
+            i = rep[i]
         by = np.lexsort((rank[i], k))
         k, i = k[by], i[by]
+        if rep is not None:
+            fresh = np.concatenate([[True], (k[1:] != k[:-1]) | (i[1:] != i[:-1])])
+            k, i = k[fresh], i[fresh]
         starts = np.concatenate([[True], k[1:] != k[:-1]])
         member = np.flatnonzero(~starts)
         if len(member):
@@ -167,38 +174,32 @@ def resolve_duplicates(shards: list[DedupShard], cfg: DedupConfig) -> list[np.nd
     rank[by_time] = np.arange(n)
     passes = max(1, -(-n // cfg.max_rows_per_pass))
 
-    copy_of = np.arange(n)  # the earliest post with the same exact key
+    first = np.arange(n)  # the earliest post with the same exact key: copies share its fate
     if cfg.exact:
-        for member, first, _ in _runs(shards, offsets, rank, 0, passes):
-            copy_of[member] = first
-    edges = []  # (post, earlier post in one of its LSH buckets): the run's first and the predecessor suffice
+        for member, run_first, _ in _runs(shards, offsets, rank, 0, passes):
+            first[member] = run_first
+    kept = np.ones(n, dtype=bool)
     if cfg.near:
+        # Links (post, earlier post in one of its LSH buckets) between distinct texts only; per bucket, the
+        # run's first and the predecessor suffice to find an earlier kept post.
         ncols = np.load(shards[0].keys_path, mmap_mode="r").shape[1]
+        src, tgt = [], []
         for col in range(1, ncols):
-            for member, first, pred in _runs(shards, offsets, rank, col, passes):
-                edges += [np.stack([member, first], 1), np.stack([member, pred], 1)]
-    near: dict[int, list[int]] = {}
-    if edges:
-        for a, b in np.concatenate(edges).tolist():
-            near.setdefault(a, []).append(b)
-    copies = np.flatnonzero(copy_of != np.arange(n))
-    candidates = np.union1d(copies, np.fromiter(near, np.int64, len(near)))
-    # The one sequential step, over duplicate candidates only; plain Python containers, as numpy scalar access
-    # would cost more than the logic.
-    kept = bytearray(b"\x01") * n
-    first = dict(zip(copies.tolist(), copy_of[copies].tolist()))
-    out: dict[int, int] = {}
-    for i in candidates[np.argsort(rank[candidates])].tolist():  # time order: every earlier verdict is final
-        j = first.get(i)
-        if j is not None:
-            out[i] = 1 if kept[j] else 2  # a copy of a near duplicate is a near duplicate too
-        elif any(kept[k] for k in near[i]):
-            out[i] = 2
-        else:
-            continue
-        kept[i] = 0
-    if out:
-        verdict[np.fromiter(out, np.int64, len(out))] = np.fromiter(out.values(), np.int8, len(out))
+            for member, run_first, pred in _runs(shards, offsets, rank, col, passes, rep=first):
+                src += [member, member]
+                tgt += [run_first, pred]
+        if src:
+            src, tgt = np.concatenate(src), np.concatenate(tgt)
+            by = np.argsort(rank[src], kind="stable")
+            src, tgt = src[by], tgt[by]
+            bounds = np.flatnonzero(np.concatenate([[True], src[1:] != src[:-1], [True]]))
+            # The one sequential step, over candidate posts only, in time order: every earlier verdict is final.
+            for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+                if kept[tgt[a:b]].any():
+                    kept[src[a]] = False
+            verdict[~kept] = 2
+    copies = np.flatnonzero(first != np.arange(n))
+    verdict[copies] = np.where(kept[first[copies]], 1, 2)  # a copy of a near duplicate is a near duplicate too
     return [verdict[o : o + s] for o, s in zip(offsets, sizes)]
 
 

@@ -113,7 +113,8 @@ def clean_shard(task: ReadTask, index: int, plan: CleanPlan) -> dict[str, Any]:
         tmp_path.replace(out_path)
     if plan.dedup is not None and texts:
         t0 = time.perf_counter()
-        np.save(work / "parts" / f"{part_name(index)}.keys.npy", dedup.dedup_keys(texts, plan.dedup))
+        # Column-major: the dedup pass reads one column (band) at a time through mmap, touching only its pages.
+        np.save(work / "parts" / f"{part_name(index)}.keys.npy", np.asfortranarray(dedup.dedup_keys(texts, plan.dedup)))
         np.save(work / "parts" / f"{part_name(index)}.order.npy", np.asarray(order, dtype=np.int64))
         stats["seconds"]["dedup_keys"] = time.perf_counter() - t0
     return stats
