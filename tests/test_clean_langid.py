@@ -208,10 +208,7 @@ def test_stage_drops_undetermined_only_when_asked():
     assert LangIdStage(LangIdConfig(min_confidence=1.0))(batch).batch.column("lang").to_pylist() == [UND] * 3
 
 
-def test_stage_disabled_and_bad_config():
-    batch = _batch([POSTS["en"][0]], ["xx"])
-    res = LangIdStage(LangIdConfig(enabled=False))(batch)
-    assert res.batch.column("lang").to_pylist() == ["xx"] and not res.filtered
+def test_bad_config():
     with pytest.raises(ConfigError):
         LangIdConfig(backend="cld3")
 

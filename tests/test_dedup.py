@@ -104,3 +104,23 @@ def test_chains_of_near_duplicates_do_not_take_unlike_posts_with_them(tmp_path):
     np.save(tmp_path / "o.npy", np.array([0, 1, 2], dtype=np.int64))
     verdict = resolve_duplicates([DedupShard(tmp_path / "k.npy", tmp_path / "o.npy")], DedupConfig())
     assert verdict[0].tolist() == [0, 2, 0]
+
+
+def test_a_bucket_with_a_kept_post_drops_later_members(tmp_path):
+    """Bucket [A, B, C, D] in time order, A dropped through another bucket, B kept: C and D both go."""
+    keys = np.array([
+        [1, 50, 70],  # K: kept, shares band 1 with A
+        [2, 50, 60],  # A: dropped (bucket 50 holds K), also in bucket 60
+        [3, 51, 60],  # B: bucket 60 holds only A, which was dropped -> kept
+        [4, 52, 60],  # C: bucket 60 holds B -> dropped
+        [5, 53, 60],  # D: bucket 60 holds B -> dropped
+    ], dtype=np.uint64)
+    np.save(tmp_path / "k.npy", keys)
+    np.save(tmp_path / "o.npy", np.arange(5, dtype=np.int64))
+    verdict = resolve_duplicates([DedupShard(tmp_path / "k.npy", tmp_path / "o.npy")], DedupConfig())
+    assert verdict[0].tolist() == [0, 2, 0, 2, 2]
+
+
+def test_combining_marks_and_empty_texts_are_not_conflated():
+    assert exact_key("ไป ไม่ ได้") != exact_key("ไป ไม ได")
+    assert exact_key("🔥🔥🔥") != exact_key("😂😂😂")

@@ -139,10 +139,10 @@ def test_compliance_lists_at_ingest_and_after(ingested, synth_raw, tmp_path):
     assert author in (tmp_path / "later" / "compliance" / "opt_out_authors.txt").read_text().split()
 
 
-def test_refuses_to_overwrite_and_bad_inputs(ingested, tmp_path):
+def test_refuses_to_overwrite_and_bad_inputs(ingested, synth_raw, tmp_path):
     out, _ = ingested
     with pytest.raises(InputError, match="--overwrite"):
-        run_ingest([str(out)], out, IngestConfig(), progress=False, log=lambda *a: None)
+        run_ingest([str(synth_raw)], out, IngestConfig(), progress=False, log=lambda *a: None)
     with pytest.raises(InputError):
         run_ingest([str(tmp_path / "nope")], tmp_path / "o", IngestConfig(), progress=False, log=lambda *a: None)
 
@@ -167,3 +167,50 @@ def test_ray_executor_matches_local(ingested, synth_raw, tmp_path):
         assert m_ray[key] == m[key], key
     for rel in m["files"]:
         assert pq.read_table(out / rel).equals(pq.read_table(tmp_path / "ray" / rel)), rel
+
+
+def test_config_errors_before_any_work(tmp_path):
+    from dataclasses import replace
+
+    from warble.data.pipeline import StageSwitches
+    from warble.errors import ConfigError
+
+    bad = [IngestConfig(workers=-1), IngestConfig(dedup=replace(IngestConfig().dedup, max_rows_per_pass=0)),
+           IngestConfig(stages=StageSwitches(langid=False), langid=replace(IngestConfig().langid, allow=("en",)))]
+    for cfg in bad:
+        with pytest.raises(ConfigError):
+            run_ingest([str(tmp_path)], tmp_path / "o", cfg, progress=False, log=lambda *a: None)
+    assert not (tmp_path / "o").exists()
+
+
+def test_reposts_of_opted_out_authors_and_blocked_quarantine(tmp_path):
+    """An opted-out author's post is gone, and so is a retweet of it that names no author id; a malformed record
+    that names the author is purged from the quarantine instead of kept."""
+    lines = [
+        {"id": "1", "author_id": "optout", "text": "my secret thoughts about the weather today", "origin": "x",
+         "created_at": "2026-01-01T00:00:00Z"},
+        {"id": "2", "author_id": "fan", "text": "RT @someone: my secret thoughts about the weather today",
+         "origin": "x", "created_at": "2026-01-02T00:00:00Z"},
+        {"id": "3", "author_id": "fan", "text": "an ordinary post of my own about the game", "origin": "x"},
+        {"id": "4", "author_id": "optout", "text": 12345, "origin": "x"},
+    ]
+    (tmp_path / "in.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
+    (tmp_path / "optout.txt").write_text("\ufeffoptout\n")  # with a byte-order mark, as some editors write
+    cfg = IngestConfig(workers=1, opt_out=[str(tmp_path / "optout.txt")])
+    cfg.stages.quality = False
+    m = run_ingest([str(tmp_path / "in.jsonl")], tmp_path / "o", cfg, progress=False, log=lambda *a: None)
+    assert _corpus(tmp_path / "o").column("id").to_pylist() == ["3"]
+    assert m["filtered"] == {"compliance.opted_out": 1, "compliance.repost_of_blocked": 1,
+                             "compliance.purged_from_quarantine": 1}
+    assert m["quarantined"] == 0 and not list((tmp_path / "o" / "quarantine").glob("*.jsonl"))
+
+
+def test_output_inside_input_tree_is_not_read_back(tmp_path, synth_raw):
+    import shutil
+
+    shutil.copytree(synth_raw, tmp_path / "data")
+    m1 = run_ingest([str(tmp_path / "data")], tmp_path / "data" / "clean", IngestConfig(workers=1), progress=False,
+                    log=lambda *a: None)
+    m2 = run_ingest([str(tmp_path / "data")], tmp_path / "data" / "clean", IngestConfig(workers=1), overwrite=True,
+                    progress=False, log=lambda *a: None)
+    assert m1["read"] == m2["read"] and m1["files"] == m2["files"]

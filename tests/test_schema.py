@@ -41,3 +41,18 @@ def test_coercions():
                                    "2018-10-10T22:19:24+02:00", 1539202764, 1539202764000])
 def test_timestamps_are_utc(value):
     assert parse_timestamp(value) == dt.datetime(2018, 10, 10, 20, 19, 24, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize("field", ["author_handle", "source", "lang", "id"])
+def test_lone_surrogates_in_any_string_are_quarantined(field):
+    with pytest.raises(RecordError) as e:
+        validate_post({**BASE, field: "x\ud800y"})
+    assert e.value.reason == "bad_utf8"
+    with pytest.raises(RecordError):
+        validate_post({**BASE, "hashtags": ["ok", "bad\udfff"]})
+
+
+def test_ids_are_stripped():
+    assert validate_post({**BASE, "author_id": " 456 "})["author_id"] == "456"
+    with pytest.raises(RecordError):
+        validate_post({**BASE, "author_id": "4 56"})

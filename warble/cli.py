@@ -29,7 +29,7 @@ def _synth_parser(sub) -> None:
                        description="Write a seeded, deterministic simulated platform dump (Twitter API v2 JSONL by "
                                    "default) with planted duplicates, spam, personal data and malformed records, "
                                    "plus ground truth under OUT/_truth/.")
-    p.add_argument("--posts", type=int, default=20_000, help="number of posts (1k to 10M; default 20000)")
+    p.add_argument("--posts", type=int, default=20_000, help="number of posts (default 20000; tested 1k to 10M)")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--format", dest="fmt", choices=["twitter_v2", "warble"], default="twitter_v2",
                    help="twitter_v2: API v2 responses, one per line; warble: Warble's own schema (JSONL)")
@@ -50,7 +50,8 @@ def _cmd_synth(a) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------- ingest
-STAGES = ("normalize", "placeholders", "pii", "langid", "quality", "dedup")  # the switchable ingest stages
+STAGES = ("normalize", "placeholders", "pii", "langid", "quality", "dedup")  # = fields of pipeline.StageSwitches
+FORMATS = ("twitter_v2", "twitter_v1", "x_archive", "warble", "csv", "parquet", "text")  # = readers.FORMATS
 
 
 def _ingest_parser(sub) -> None:
@@ -66,7 +67,7 @@ def _ingest_parser(sub) -> None:
     p.add_argument("inputs", nargs="*", metavar="INPUT", help="files or directories (recursed)")
     p.add_argument("--out", required=True, help="output directory")
     _add_config_flag(p)
-    p.add_argument("--format", choices=["twitter_v2", "twitter_v1", "x_archive", "warble", "csv", "parquet", "text"],
+    p.add_argument("--format", choices=FORMATS,
                    help="input format for every file (default: detect per file)")
     p.add_argument("--executor", choices=["local", "ray"], help="local processes (default) or a Ray cluster "
                    "(RAY_ADDRESS, else a local Ray instance)")

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from warble import __version__
+from warble.errors import InputError
 from warble.data.audit import audit_against_truth, audit_markdown
 from warble.data.summary import manifest_markdown
 
@@ -28,9 +29,12 @@ def run_quickstart(out_dir: str | Path, *, posts: int = 20_000, seed: int = 0, w
     from warble.data.synth import synthesize
 
     out = Path(out_dir)
-    if out.exists():
-        shutil.rmtree(out)  # the quickstart's directory is its own scratch space: always a fresh run
-    out.mkdir(parents=True)
+    if out.exists() and any(out.iterdir()):
+        # Its directory is its own scratch space, replaced on every run, but only if it is one of its own.
+        if not (out / "quickstart.json").exists():
+            raise InputError(f"{out} exists and is not a quickstart directory; choose another --out")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     started = time.perf_counter()
 

@@ -6,12 +6,15 @@ posts honours them: ingest drops matching posts before any other stage sees them
 --apply-deletions` rewrites an existing corpus, and training and search read the same lists (the corpus keeps a
 copy under `compliance/` so downstream stages apply exactly what ingest applied, plus anything newer).
 
-A repost of a deleted post carries the deleted text, so it is removed too.
+A repost carries the reposted text, so reposts of blocked posts go too: by `repost_of_id` here, and by text at
+ingest (a retweet of an opted-out author's post names no author id, but has that post's exact text).
+Quarantined records are unparsed, so any that names a listed id as a whole token is purged rather than kept.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -21,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from warble.data.files import write_bytes
 from warble.data.stages import StageResult, drop_rows
 from warble.errors import InputError
 
@@ -29,6 +33,10 @@ DELETED_FILE = "deleted_posts.txt"
 
 REASON_OPTED_OUT = "compliance.opted_out"
 REASON_DELETED = "compliance.deleted"
+REASON_REPOST = "compliance.repost_of_blocked"  # a repost whose text is that of a blocked post
+REASON_QUARANTINE = "compliance.purged_from_quarantine"  # a malformed record that names a listed id
+
+_TOKEN = re.compile(r"\w[\w:-]*")
 
 
 def read_id_list(path: str | Path) -> set[str]:
@@ -36,7 +44,7 @@ def read_id_list(path: str | Path) -> set[str]:
     if not p.is_file():
         raise InputError(f"compliance list {p} does not exist")
     ids = set()
-    with open(p, encoding="utf-8") as f:
+    with open(p, encoding="utf-8-sig") as f:  # -sig: a byte-order mark must not hide the first id
         for line in f:
             line = line.split("#", 1)[0].strip()
             if line:
@@ -82,9 +90,7 @@ class ComplianceLists:
         d = Path(d)
         d.mkdir(parents=True, exist_ok=True)
         for name, ids in ((OPT_OUT_FILE, self.opted_out_authors), (DELETED_FILE, self.deleted_posts)):
-            tmp = d / (name + ".tmp")
-            tmp.write_text("".join(i + "\n" for i in sorted(ids)), encoding="utf-8")
-            tmp.replace(d / name)
+            write_bytes("".join(i + "\n" for i in sorted(ids)).encode("utf-8"), d / name)
 
     def summary(self) -> dict:
         return {
@@ -99,6 +105,10 @@ class ComplianceLists:
             self._arrays = (pa.array(sorted(self.opted_out_authors), type=pa.string()),
                             pa.array(sorted(self.deleted_posts), type=pa.string()))
         return self._arrays
+
+    def mentioned_in(self, raw: str) -> bool:
+        """Whether an unparsed record (a quarantined line) holds a listed id as a whole token."""
+        return bool(self) and any(t in self.deleted_posts or t in self.opted_out_authors for t in _TOKEN.findall(raw))
 
     def blocked_mask(self, batch: pa.RecordBatch | pa.Table) -> tuple[np.ndarray, np.ndarray]:
         """Boolean masks (opted_out, deleted) over the rows; `deleted` includes reposts of deleted posts."""
@@ -135,10 +145,15 @@ class ComplianceStage:
         stamp = max((p.stat().st_mtime_ns for p in d.glob("*.txt")), default=0)
         return _cached_lists(self.lists_dir, stamp)
 
-    def __call__(self, batch: pa.RecordBatch) -> StageResult:
+    def split(self, batch: pa.RecordBatch) -> tuple[StageResult, pa.RecordBatch | None]:
+        """The stage result, and the blocked rows themselves (so ingest can also drop reposts of them)."""
         lists = self.lists
         if not lists:
-            return StageResult(batch)
+            return StageResult(batch), None
         opted, gone = lists.blocked_mask(batch)
         reasons = [REASON_OPTED_OUT if o else REASON_DELETED if g else None for o, g in zip(opted, gone)]
-        return drop_rows(batch, reasons)
+        blocked = opted | gone
+        return drop_rows(batch, reasons), (batch.filter(pa.array(blocked)) if blocked.any() else None)
+
+    def __call__(self, batch: pa.RecordBatch) -> StageResult:
+        return self.split(batch)[0]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import regex
 import xxhash
 
 from warble.data.clean.placeholders import SOCIAL_RE, URL_PLACEHOLDER
@@ -45,7 +46,9 @@ class DedupConfig:
 
 _RT_PREFIX = re.compile(r"^(?:rt\s+@\w+:?\s*)+", re.IGNORECASE)
 _URL_PLACEHOLDER = re.compile(rf"\b{URL_PLACEHOLDER}\b")
-_NON_WORD = re.compile(r"[\W_]+", re.UNICODE)
+# Not `[\W_]`: Thai, Devanagari and other scripts write vowels as combining marks, which `\w` leaves out
+# ("ไป ไม่ ได้" and "ไป ไม ได" are different words).
+_NON_WORD = regex.compile(r"[^\w\p{M}]+|_+")
 
 
 def _drop_links_and_mentions(m: re.Match) -> str:
@@ -60,8 +63,14 @@ def dedup_text(text: str) -> str:
     return _NON_WORD.sub(" ", t).strip()
 
 
+def _key(normal: str, text: str) -> int:
+    # A post with no words left (only emoji, links or punctuation) is compared by its full text instead: all such
+    # posts would otherwise share the empty key.
+    return xxhash.xxh64_intdigest((normal or "\0" + text).encode("utf-8"), seed=SEED)
+
+
 def exact_key(text: str) -> int:
-    return xxhash.xxh64_intdigest(dedup_text(text).encode("utf-8"), seed=SEED)
+    return _key(dedup_text(text), text)
 
 
 def _shingles(t: str) -> list[str]:
@@ -108,9 +117,7 @@ def dedup_keys(texts: Sequence[str], cfg: DedupConfig) -> np.ndarray:
     import rensa  # imported here: only shard workers need it
 
     normal = [dedup_text(t) for t in texts]
-    exact = np.fromiter(
-        (xxhash.xxh64_intdigest(t.encode("utf-8"), seed=SEED) for t in normal), dtype=np.uint64, count=len(normal)
-    )
+    exact = np.fromiter((_key(n, t) for n, t in zip(normal, texts)), dtype=np.uint64, count=len(texts))
     if not cfg.near or not texts:
         return exact[:, None]
     b, r = lsh_params(cfg.threshold, cfg.num_perm)
@@ -127,11 +134,10 @@ class DedupShard:
     order_path: Path  # .npy int64 [n]: created_at in ms (missing = max), ties broken by input order
 
 
-def _runs(shards: list[DedupShard], offsets: np.ndarray, rank: np.ndarray, col: int, passes: int,
-          rep: np.ndarray | None = None):
-    """Per pass, for posts sharing the key in column `col` with an earlier post: (post, run's first, predecessor),
-    runs of equal keys ordered by rank (time). With `rep`, each post stands for its representative `rep[post]`
-    and a representative appears once per run."""
+def _buckets(shards: list[DedupShard], offsets: np.ndarray, rank: np.ndarray, col: int, passes: int,
+             rep: np.ndarray | None = None):
+    """Per pass, the posts that share the key in column `col` with another post, and the earliest such post
+    (by rank) of each one's bucket. With `rep`, each post stands for its representative `rep[post]`, once."""
     for p in range(passes):
         keys, ids = [], []
         for s, off in zip(shards, offsets):
@@ -148,16 +154,17 @@ def _runs(shards: list[DedupShard], offsets: np.ndarray, rank: np.ndarray, col: 
             fresh = np.concatenate([[True], (k[1:] != k[:-1]) | (i[1:] != i[:-1])])
             k, i = k[fresh], i[fresh]
         starts = np.concatenate([[True], k[1:] != k[:-1]])
-        member = np.flatnonzero(~starts)
-        if len(member):
-            yield i[member], i[np.flatnonzero(starts)][np.cumsum(starts) - 1][member], i[member - 1]
+        run = np.cumsum(starts) - 1
+        shared = np.bincount(run)[run] > 1
+        if shared.any():
+            yield i[shared], i[np.flatnonzero(starts)][run][shared]
 
 
 def resolve_duplicates(shards: list[DedupShard], cfg: DedupConfig) -> list[np.ndarray]:
     """Per shard, an int8 array: 0 keep, 1 drop as exact duplicate, 2 drop as near duplicate.
 
     Greedy in time order, as a platform sees posts arrive: a copy of an earlier post (same exact key) shares that
-    post's fate, and any other post is dropped when an earlier *kept* post shares an LSH band with it. This is
+    post's fate, and any other post is dropped when one of its LSH buckets already holds a kept post. This is
     not the connected components of the similarity graph: on short templated posts ("can't stop thinking about
     the launch / the finale / ...") chains of pairwise near-duplicates link posts that are not alike, and a
     component would drop all but one of them.
@@ -176,27 +183,30 @@ def resolve_duplicates(shards: list[DedupShard], cfg: DedupConfig) -> list[np.nd
 
     first = np.arange(n)  # the earliest post with the same exact key: copies share its fate
     if cfg.exact:
-        for member, run_first, _ in _runs(shards, offsets, rank, 0, passes):
+        for member, run_first in _buckets(shards, offsets, rank, 0, passes):
             first[member] = run_first
     kept = np.ones(n, dtype=bool)
     if cfg.near:
-        # Links (post, earlier post in one of its LSH buckets) between distinct texts only; per bucket, the
-        # run's first and the predecessor suffice to find an earlier kept post.
+        # (post, bucket) memberships between distinct texts; a bucket is named by its column and earliest post.
         ncols = np.load(shards[0].keys_path, mmap_mode="r").shape[1]
-        src, tgt = [], []
+        posts, buckets = [], []
         for col in range(1, ncols):
-            for member, run_first, pred in _runs(shards, offsets, rank, col, passes, rep=first):
-                src += [member, member]
-                tgt += [run_first, pred]
-        if src:
-            src, tgt = np.concatenate(src), np.concatenate(tgt)
-            by = np.argsort(rank[src], kind="stable")
-            src, tgt = src[by], tgt[by]
-            bounds = np.flatnonzero(np.concatenate([[True], src[1:] != src[:-1], [True]]))
-            # The one sequential step, over candidate posts only, in time order: every earlier verdict is final.
+            for member, run_first in _buckets(shards, offsets, rank, col, passes, rep=first):
+                posts.append(member)
+                buckets.append(run_first * ncols + col)
+        if posts:
+            posts, buckets = np.concatenate(posts), np.unique(np.concatenate(buckets), return_inverse=True)[1]
+            by = np.argsort(rank[posts], kind="stable")
+            posts, buckets = posts[by], buckets[by]
+            bounds = np.flatnonzero(np.concatenate([[True], posts[1:] != posts[:-1], [True]]))
+            has_kept = np.zeros(int(buckets.max()) + 1, dtype=bool)
+            # The one sequential step, over posts in shared buckets only, in time order.
             for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-                if kept[tgt[a:b]].any():
-                    kept[src[a]] = False
+                mine = buckets[a:b]
+                if has_kept[mine].any():
+                    kept[posts[a]] = False
+                else:
+                    has_kept[mine] = True
             verdict[~kept] = 2
     copies = np.flatnonzero(first != np.arange(n))
     verdict[copies] = np.where(kept[first[copies]], 1, 2)  # a copy of a near duplicate is a near duplicate too

@@ -33,11 +33,6 @@ def _single_thread() -> None:
         pass
 
 
-def _call(fn_and_args: tuple[Callable, tuple]) -> Any:
-    fn, args = fn_and_args
-    return fn(*args)
-
-
 def run_tasks(
     fn: Callable[..., dict],
     tasks: Sequence[tuple],
@@ -65,7 +60,6 @@ def run_tasks(
         if executor == "ray":
             return _run_ray(fn, tasks, workers, tick)
         if workers == 1 or len(tasks) <= 1:
-            _single_thread()
             results = []
             for t in tasks:
                 results.append(fn(*t))
@@ -86,8 +80,8 @@ def run_tasks(
 
 
 def _indexed_call(item: tuple[int, tuple[Callable, tuple]]) -> tuple[int, Any]:
-    i, fa = item
-    return i, _call(fa)
+    i, (fn, args) = item
+    return i, fn(*args)
 
 
 def _run_ray(fn: Callable, tasks: Sequence[tuple], workers: int, tick: Callable[[dict], None]) -> list[dict]:

@@ -15,7 +15,6 @@ Output layout (docs/FORMATS.md):
 from __future__ import annotations
 
 import datetime as dt
-import re
 import shutil
 import time
 from collections import Counter
@@ -36,14 +35,16 @@ from warble.data.clean.normalize import NormalizeConfig, NormalizeStage
 from warble.data.clean.pii import PIIConfig, PIIStage
 from warble.data.clean.placeholders import PlaceholderConfig, PlaceholderStage
 from warble.data.clean.quality import QualityConfig, QualityStage
-from warble.data.compliance import ComplianceLists, ComplianceStage
+from warble.data.compliance import (
+    REASON_DELETED, REASON_OPTED_OUT, REASON_QUARANTINE, ComplianceLists, ComplianceStage,
+)
+from warble.data.files import write_bytes, write_json, write_table
 from warble.data.executors import EXECUTORS, run_tasks
 from warble.data.readers import FORMATS, detect_format, expand_inputs, plan_tasks
-from warble.data.tasks import LENGTH_BINS, CleanPlan, clean_shard, finalize_shard, part_name
+from warble.data.tasks import CleanPlan, clean_shard, corpus_stats, finalize_shard, merge_stats, part_file
 from warble.errors import ConfigError, InputError, WarbleError
 
 MANIFEST = "manifest.json"
-_TOKEN = re.compile(r"\w[\w:-]*")
 
 
 @dataclass
@@ -82,39 +83,38 @@ class IngestConfig:
             raise ConfigError(f"unknown format {self.format!r}; choose one of {', '.join(FORMATS)}")
         if self.executor not in EXECUTORS:
             raise ConfigError(f"unknown executor {self.executor!r}; choose one of {', '.join(EXECUTORS)}")
+        if self.workers < 0:
+            raise ConfigError("workers must be >= 0 (0: one per core)")
         if not 0.0 <= self.validation_fraction < 1.0:
             raise ConfigError("validation_fraction must be in [0, 1)")
         if not 0.0 < self.dedup.threshold <= 1.0:
             raise ConfigError("dedup.threshold must be in (0, 1]")
-        if self.batch_rows < 1 or self.task_bytes < 1 << 16:
-            raise ConfigError("batch_rows must be >= 1 and task_bytes >= 65536")
+        if self.dedup.num_perm < 1 or self.dedup.max_rows_per_pass < 1:
+            raise ConfigError("dedup.num_perm and dedup.max_rows_per_pass must be >= 1")
+        if self.batch_rows < 1 or self.task_bytes < MIN_TASK_BYTES:
+            raise ConfigError(f"batch_rows must be >= 1 and task_bytes >= {MIN_TASK_BYTES}")
+        if self.langid.allow and not self.stages.langid:
+            raise ConfigError("a language allow-list (--langs) needs the langid stage; drop --no-langid")
 
 
-def build_stages(cfg: IngestConfig, compliance_dir: Path) -> list:
-    """The per-record stages, in order. Compliance runs first so no other stage ever sees blocked posts."""
+def build_stages(cfg: IngestConfig) -> list:
+    """The cleaning stages, in order (compliance runs before all of them, see tasks.clean_shard)."""
     on = cfg.stages
-    stages: list = [ComplianceStage(compliance_dir)]
-    if on.normalize:
-        stages.append(NormalizeStage(cfg.normalize))
-    if on.placeholders:
-        stages.append(PlaceholderStage(cfg.placeholders))
-    if on.pii:
-        stages.append(PIIStage(cfg.pii))
-    if on.langid:
-        stages.append(LangIdStage(cfg.langid))
-    if on.quality:
-        stages.append(QualityStage(cfg.quality))
-    return stages
+    candidates = [(on.normalize, NormalizeStage, cfg.normalize), (on.placeholders, PlaceholderStage, cfg.placeholders),
+                  (on.pii, PIIStage, cfg.pii), (on.langid, LangIdStage, cfg.langid),
+                  (on.quality, QualityStage, cfg.quality)]
+    return [stage(c) for enabled, stage, c in candidates if enabled]
 
 
 MIN_TASKS = 8  # a small input is still cut into this many shards, so every core gets work
+MIN_TASK_BYTES = 1 << 20
 
 
 def _task_bytes(files: list[Path], cfg: IngestConfig) -> int:
     """Shard size: cfg.task_bytes, or less for a small input. Independent of the worker count on purpose: the
     shards decide the output files, and the output must not depend on how many processes wrote it."""
     total = sum(f.stat().st_size for f in files)
-    return max(1 << 20, min(cfg.task_bytes, total // MIN_TASKS + 1))
+    return max(MIN_TASK_BYTES, min(cfg.task_bytes, total // MIN_TASKS + 1))
 
 
 def _sum(results: list[dict], key: str) -> Counter:
@@ -125,16 +125,25 @@ def _sum(results: list[dict], key: str) -> Counter:
 
 
 def _prepare_out(out: Path, overwrite: bool) -> None:
-    if (out / "corpus").exists() or (out / MANIFEST).exists():
-        if not overwrite:
-            raise InputError(f"{out} already holds a corpus; pass --overwrite to replace it")
-        for name in ("corpus", "quarantine", "compliance", "_work", MANIFEST):
-            p = out / name
-            if p.is_dir():
-                shutil.rmtree(p)
-            elif p.exists():
-                p.unlink()
+    if ((out / "corpus").exists() or (out / MANIFEST).exists()) and not overwrite:
+        raise InputError(f"{out} already holds a corpus; pass --overwrite to replace it")
+    # Also clears the _work directory of a run that crashed, so none of its files leak into this one.
+    for name in ("corpus", "quarantine", "compliance", "_work", MANIFEST):
+        p = out / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
     out.mkdir(parents=True, exist_ok=True)
+
+
+def _inputs(inputs: list[str], out: Path) -> list[Path]:
+    """The input files, minus anything under the output directory (`ingest data/ --out data/clean`)."""
+    out = out.resolve()
+    files = [f for f in expand_inputs(inputs) if not f.resolve().is_relative_to(out)]
+    if not files:
+        raise InputError(f"no input files outside the output directory {out}")
+    return files
 
 
 def run_ingest(inputs: list[str], out_dir: str | Path, cfg: IngestConfig, *, overwrite: bool = False,
@@ -142,42 +151,45 @@ def run_ingest(inputs: list[str], out_dir: str | Path, cfg: IngestConfig, *, ove
     cfg.validate()
     started = time.perf_counter()
     out = Path(out_dir)
-    files = expand_inputs(inputs)
-    _prepare_out(out, overwrite)
-    work = out / "_work"
-    (work / "parts").mkdir(parents=True, exist_ok=True)
-
-    lists = ComplianceLists.load(cfg.opt_out, cfg.deletions)
-    lists.save(out / "compliance")
+    # Everything that can fail on bad input (missing files, unknown formats, bad lists) before anything is deleted.
+    files = _inputs(inputs, out)
     formats = {str(f): cfg.format or detect_format(f) for f in files}
     tasks = [t for f in files for t in plan_tasks(f, formats[str(f)], _task_bytes(files, cfg))]
-    log(f"ingest: {len(files)} file(s), {len(tasks)} shard task(s), formats: "
-        f"{dict(Counter(formats.values()))}")
+    lists = ComplianceLists.load(cfg.opt_out, cfg.deletions)
+    _prepare_out(out, overwrite)
+    work = out / "_work"
+    (work / "parts").mkdir(parents=True)
+    lists.save(out / "compliance")
+    log(f"ingest: {len(files)} file(s), {len(tasks)} shard task(s), formats: {dict(Counter(formats.values()))}")
 
-    plan = CleanPlan(build_stages(cfg, out / "compliance"), cfg.dedup if cfg.stages.dedup else None,
-                     cfg.batch_rows, str(work))
+    plan = CleanPlan(ComplianceStage(out / "compliance"), build_stages(cfg),
+                     cfg.dedup if cfg.stages.dedup else None, cfg.batch_rows, str(work))
     t0 = time.perf_counter()
     cleaned = run_tasks(clean_shard, [(t, i, plan) for i, t in enumerate(tasks)], executor=cfg.executor,
                         workers=cfg.workers, desc="clean", progress=progress, count_key="read")
     t_clean = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    verdict_paths: dict[int, str] = {}
-    if plan.dedup is not None:
-        with_rows = [r["index"] for r in cleaned if r["rows"]]
-        shards = [dedup.DedupShard(work / "parts" / f"{part_name(i)}.keys.npy",
-                                   work / "parts" / f"{part_name(i)}.order.npy") for i in with_rows]
+    with_rows = [r["index"] for r in cleaned if r["rows"]]
+    verdicts: dict[int, str] = {}
+    if plan.dedup is not None and with_rows:
+        shards = [dedup.DedupShard(part_file(work, i, ".keys.npy"), part_file(work, i, ".order.npy"))
+                  for i in with_rows]
         for i, v in zip(with_rows, dedup.resolve_duplicates(shards, plan.dedup)):
-            path = work / "parts" / f"{part_name(i)}.verdict.npy"
-            np.save(path, v)
-            verdict_paths[i] = str(path)
+            verdicts[i] = str(part_file(work, i, ".verdict.npy"))
+            np.save(verdicts[i], v)
+    blocked = [np.load(p) for p in sorted((work / "parts").glob("*.blocked.npy"))]
+    blocked_path = None
+    if blocked:
+        blocked_path = str(work / "blocked_keys.npy")
+        np.save(blocked_path, np.unique(np.concatenate(blocked)))
     t_dedup = time.perf_counter() - t0
 
     t0 = time.perf_counter()
     written = run_tasks(
         finalize_shard,
-        [(r["index"], str(work), str(out), verdict_paths.get(r["index"]), cfg.validation_fraction, cfg.split_seed)
-         for r in cleaned if r["rows"]],
+        [(i, str(work), str(out), verdicts.get(i), blocked_path, cfg.validation_fraction, cfg.split_seed)
+         for i in with_rows],
         executor=cfg.executor, workers=cfg.workers, desc="write", progress=progress)
     t_write = time.perf_counter() - t0
 
@@ -185,28 +197,25 @@ def run_ingest(inputs: list[str], out_dir: str | Path, cfg: IngestConfig, *, ove
     if qdir.exists():
         shutil.move(str(qdir), str(out / "quarantine"))
     else:
-        (out / "quarantine").mkdir(exist_ok=True)
+        (out / "quarantine").mkdir()
     shutil.rmtree(work)
 
-    manifest = _manifest(inputs, formats, cfg, lists, cleaned, written,
+    manifest = _manifest(inputs, formats, lists, cleaned, written,
                          {"clean": t_clean, "dedup": t_dedup, "write": t_write,
                           "total": time.perf_counter() - started})
     check_manifest(manifest, out)
-    _write_json(out / MANIFEST, manifest)
+    write_json(manifest, out / MANIFEST)
     save_toml(cfg, out / "config.toml")
     return manifest
 
 
-def _manifest(inputs, formats, cfg, lists, cleaned, written, seconds) -> dict[str, Any]:
+def _manifest(inputs, formats, lists, cleaned, written, seconds) -> dict[str, Any]:
     filtered = _sum(cleaned, "filtered") + _sum(written, "filtered")
     quarantined = _sum(cleaned, "quarantined")
     splits = _sum(written, "splits")
     read = sum(r["read"] for r in cleaned)
     kept = sum(splits.values())
-    stage_seconds = _sum(cleaned, "seconds")
-    times = [t for r in written for t in (r["time_min"], r["time_max"]) if t]
     dup = filtered.get(dedup.REASON_EXACT, 0) + filtered.get(dedup.REASON_NEAR, 0)
-    before_dedup = kept + dup
     return {
         "warble_version": __version__,
         "created_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -219,15 +228,12 @@ def _manifest(inputs, formats, cfg, lists, cleaned, written, seconds) -> dict[st
         "filtered": {k: v for k, v in sorted(filtered.items()) if v},
         "modified": dict(sorted(_sum(cleaned, "modified").items())),
         "splits": {"train": splits.get("train", 0), "validation": splits.get("validation", 0)},
-        "languages": dict(_sum(written, "languages").most_common()),
-        "length_histogram": {"bins": LENGTH_BINS, "counts": [sum(c) for c in zip(*(r["length_hist"] for r in written))]
-                             if written else [0] * (len(LENGTH_BINS) - 1)},
-        "duplicate_rate": dup / before_dedup if before_dedup else 0.0,
-        "time_range": {"min": min(times) if times else None, "max": max(times) if times else None},
+        **merge_stats(written),
+        "duplicate_rate": dup / (kept + dup) if kept + dup else 0.0,
         "compliance": lists.summary(),
         "files": {k: v for r in written for k, v in r["files"].items()},
         "seconds": {k: round(v, 3) for k, v in seconds.items()},
-        "stage_seconds": {k: round(v, 3) for k, v in sorted(stage_seconds.items())},
+        "stage_seconds": {k: round(v, 3) for k, v in sorted(_sum(cleaned, "seconds").items())},
         "posts_per_s": round(read / seconds["total"], 1) if seconds["total"] else None,
     }
 
@@ -243,10 +249,60 @@ def check_manifest(m: dict[str, Any], out: Path) -> None:
         raise WarbleError(f"accounting error: corpus files hold {rows} rows, manifest says kept {m['kept']}")
 
 
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n")
-    tmp.replace(path)
+def apply_deletions(out_dir: str | Path, lists: ComplianceLists, log=print) -> dict[str, Any]:
+    """Remove newly opted-out authors and deleted posts (and reposts of deleted posts) from a corpus, in place.
+
+    Each Parquet file is rewritten atomically (temp file, then rename); quarantined raw records that name a
+    listed id are purged too. The manifest moves the removed rows from `kept`/`quarantined` to `filtered` (so
+    its invariant still holds) and its statistics are recomputed from the files; the corpus's compliance lists
+    grow to include the new ids.
+    """
+    out = Path(out_dir)
+    manifest = load_manifest(out)
+    lists = ComplianceLists.from_dir(out / "compliance").merged(lists)
+    removed: Counter = Counter()
+    stats = []
+    for path in sorted((out / "corpus").rglob("*.parquet")):
+        table = pq.read_table(path)
+        opted, gone = lists.blocked_mask(table)
+        keep = ~(opted | gone)
+        rel = str(path.relative_to(out))
+        if not keep.all():
+            removed[REASON_OPTED_OUT] += int(opted.sum())
+            removed[REASON_DELETED] += int((gone & ~opted).sum())
+            split = path.parent.name
+            manifest["splits"][split] -= int((~keep).sum())
+            table = table.filter(pa.array(keep))
+            if table.num_rows:
+                write_table(table, path)
+                manifest["files"][rel] = table.num_rows
+            else:
+                path.unlink()
+                manifest["files"].pop(rel)
+        stats.append(corpus_stats(table))
+    for qpath in sorted((out / "quarantine").glob("*.jsonl")):
+        records = [orjson.loads(line) for line in qpath.read_bytes().splitlines()]
+        purge = [r for r in records if lists.mentioned_in(r.get("raw", ""))]
+        if purge:
+            for r in purge:
+                manifest["quarantined_by_reason"][r["reason"]] -= 1
+            write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records if r not in purge), qpath)
+            removed[REASON_QUARANTINE] += len(purge)
+            manifest["quarantined"] -= len(purge)
+    manifest["kept"] -= removed[REASON_OPTED_OUT] + removed[REASON_DELETED]
+    for k, v in removed.items():
+        if v:
+            manifest["filtered"][k] = manifest["filtered"].get(k, 0) + v
+    manifest.update(merge_stats(stats))
+    lists.save(out / "compliance")
+    manifest["compliance"] = lists.summary()
+    manifest.setdefault("deletions_applied", []).append(
+        {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "removed": dict(removed)})
+    check_manifest(manifest, out)
+    write_json(manifest, out / MANIFEST)
+    log(f"apply-deletions: removed {removed[REASON_OPTED_OUT] + removed[REASON_DELETED]} post(s) from the corpus "
+        f"and {removed[REASON_QUARANTINE]} quarantined record(s)")
+    return manifest
 
 
 def load_manifest(out_dir: str | Path) -> dict[str, Any]:
@@ -255,67 +311,3 @@ def load_manifest(out_dir: str | Path) -> dict[str, Any]:
         raise InputError(f"{out_dir} is not a Warble corpus (no {MANIFEST})")
     return orjson.loads(p.read_bytes())
 
-
-QUARANTINE_PURGED = "compliance.purged_from_quarantine"
-
-
-def _raw_mentions(raw: str, lists: ComplianceLists) -> bool:
-    # A quarantined record is unparsed text: look for any listed id as a whole token in it.
-    return any(tok in lists.deleted_posts or tok in lists.opted_out_authors for tok in _TOKEN.findall(raw))
-
-
-def apply_deletions(out_dir: str | Path, lists: ComplianceLists, log=print) -> dict[str, Any]:
-    """Remove newly opted-out authors and deleted posts from an existing corpus, in place.
-
-    Each Parquet file is rewritten atomically (temp file, then rename); quarantined raw records that mention a
-    listed id are purged too. The manifest moves the removed rows from `kept`/`quarantined` to `filtered`, so
-    its invariant still holds, and the corpus's compliance lists grow to include the new ids.
-    """
-    out = Path(out_dir)
-    manifest = load_manifest(out)
-    lists = ComplianceLists.from_dir(out / "compliance").merged(lists)
-    removed: Counter = Counter()
-    for path in sorted((out / "corpus").rglob("*.parquet")):
-        table = pq.read_table(path)
-        opted, gone = lists.blocked_mask(table)
-        if not (opted.any() or gone.any()):
-            continue
-        removed["compliance.opted_out"] += int(opted.sum())
-        removed["compliance.deleted"] += int((gone & ~opted).sum())
-        keep = ~(opted | gone)
-        rel = str(path.relative_to(out))
-        if keep.any():
-            tmp = path.with_suffix(".tmp")
-            pq.write_table(table.filter(pa.array(keep)), tmp, compression="zstd", compression_level=3)
-            tmp.replace(path)
-            manifest["files"][rel] = int(keep.sum())
-        else:
-            path.unlink()
-            manifest["files"].pop(rel, None)
-        split = path.parent.name
-        manifest["splits"][split] = manifest["splits"].get(split, 0) - int((~keep).sum())
-    purged = 0
-    for qpath in sorted((out / "quarantine").glob("*.jsonl")):
-        lines = qpath.read_bytes().splitlines(keepends=True)
-        kept_lines = [ln for ln in lines if not _raw_mentions(orjson.loads(ln).get("raw", ""), lists)]
-        if len(kept_lines) != len(lines):
-            purged += len(lines) - len(kept_lines)
-            tmp = qpath.with_suffix(".tmp")
-            tmp.write_bytes(b"".join(kept_lines))
-            tmp.replace(qpath)
-    if purged:
-        removed[QUARANTINE_PURGED] += purged
-        manifest["quarantined"] -= purged
-    n = sum(v for k, v in removed.items() if k != QUARANTINE_PURGED)
-    manifest["kept"] -= n
-    for k, v in removed.items():
-        if v:
-            manifest["filtered"][k] = manifest["filtered"].get(k, 0) + v
-    lists.save(out / "compliance")
-    manifest["compliance"] = lists.summary()
-    manifest.setdefault("deletions_applied", []).append(
-        {"at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "removed": dict(removed)})
-    check_manifest(manifest, out)
-    _write_json(out / MANIFEST, manifest)
-    log(f"apply-deletions: removed {n} post(s) from the corpus and {purged} quarantined record(s)")
-    return manifest

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Any, Iterable
 
 import pyarrow as pa
@@ -23,6 +24,8 @@ MAX_ID_CHARS = 64
 MAX_LIST_ITEMS = 100
 MAX_COUNT = 10**13  # more engagements than humans alive, times a thousand
 MAX_RECORD_BYTES = 1 << 20  # one raw record (a JSON line, a CSV row) above 1 MiB is absurd for a post
+
+_HTML_TAG = re.compile(r"<[^>]*>")
 
 STRING_ID_FIELDS = ("id", "author_id", "conversation_id", "reply_to_id", "quote_of_id", "repost_of_id")
 COUNT_FIELDS = ("like_count", "repost_count", "reply_count", "quote_count", "view_count", "author_followers")
@@ -62,7 +65,18 @@ FIELDS = tuple(POST_SCHEMA.names)
 REQUIRED = ("id", "author_id", "text", "origin")
 
 
+def _utf8(name: str, value: str) -> str:
+    """Lone surrogates (broken UTF-16 in the source) cannot be stored in Arrow/Parquet: quarantine the record."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RecordError("bad_utf8", f"{name} holds unpaired surrogates") from None
+    return value
+
+
 def _as_id(name: str, value: Any, required: bool) -> str | None:
+    if isinstance(value, str):
+        value = value.strip()  # " 456" from a hand-made CSV must still match the compliance lists
     if value is None or value == "":
         if required:
             raise RecordError("missing_field", name)
@@ -79,7 +93,9 @@ def _as_id(name: str, value: Any, required: bool) -> str | None:
         raise RecordError("wrong_type", f"{name} is {type(value).__name__}")
     if len(value) > MAX_ID_CHARS:
         raise RecordError("too_large", f"{name} has {len(value)} characters")
-    return value
+    if any(c.isspace() for c in value):
+        raise RecordError("wrong_type", f"{name} holds whitespace")
+    return _utf8(name, value)
 
 
 def _as_count(name: str, value: Any) -> int | None:
@@ -120,7 +136,7 @@ def _as_list(name: str, value: Any) -> list[str]:
     for item in value:
         if not isinstance(item, str):
             raise RecordError("wrong_type", f"{name} holds {type(item).__name__}")
-        out.append(item)
+        out.append(_utf8(name, item))
     return out
 
 
@@ -172,11 +188,7 @@ def validate_post(record: dict[str, Any]) -> dict[str, Any]:
         raise RecordError("too_large", f"text has {len(text)} characters")
     if not text.strip():
         raise RecordError("missing_field", "text is empty")
-    # Lone surrogates come from broken UTF-16 in the source; Arrow/Parquet cannot store them.
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise RecordError("bad_utf8", "text holds unpaired surrogates") from None
+    _utf8("text", text)
 
     out: dict[str, Any] = {
         "id": _as_id("id", record.get("id"), True),
@@ -188,11 +200,13 @@ def validate_post(record: dict[str, Any]) -> dict[str, Any]:
         out[name] = _as_id(name, record.get(name), False)
     for name in ("author_handle", "lang", "source"):
         value = record.get(name)
+        if name == "source" and isinstance(value, str) and "<" in value:
+            value = _HTML_TAG.sub("", value).strip()  # v1.1 and some exports: '<a href="...">Hootsuite</a>'
         if value is not None and not isinstance(value, str):
             raise RecordError("wrong_type", f"{name} is {type(value).__name__}")
         if value is not None and len(value) > 256:
             raise RecordError("too_large", f"{name} has {len(value)} characters")
-        out[name] = value or None
+        out[name] = _utf8(name, value) if value else None
     for name in LIST_FIELDS:
         out[name] = _as_list(name, record.get(name))
     for name in COUNT_FIELDS:
@@ -200,12 +214,13 @@ def validate_post(record: dict[str, Any]) -> dict[str, Any]:
     origin = record.get("origin")
     if not isinstance(origin, str) or not origin:
         raise RecordError("missing_field", "origin")
-    out["origin"] = origin
+    out["origin"] = _utf8("origin", origin)
     labels = record.get("labels")
     if labels is not None:
         if not isinstance(labels, dict):
             raise RecordError("wrong_type", "labels is not an object")
-        labels = {str(k): (v if isinstance(v, str) else str(v)) for k, v in labels.items()}
+        labels = {_utf8("labels", str(k)): _utf8("labels", v if isinstance(v, str) else str(v))
+                  for k, v in labels.items()}
     out["labels"] = labels or None
     if out["conversation_id"] is None:
         out["conversation_id"] = out["id"] if out["reply_to_id"] is None else None
@@ -222,6 +237,3 @@ def posts_to_batch(posts: Iterable[dict[str, Any]]) -> pa.RecordBatch:
         rows.append(p)
     return pa.RecordBatch.from_pylist(rows, schema=POST_SCHEMA)
 
-
-def empty_batch() -> pa.RecordBatch:
-    return pa.RecordBatch.from_pylist([], schema=POST_SCHEMA)

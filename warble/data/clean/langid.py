@@ -206,9 +206,8 @@ def _declared(code: str | None) -> str | None:
     return _ALIASES.get(code, code)
 
 
-@dataclass  # not frozen: the CLI sets `allow` from --langs
+@dataclass  # switched on and off by the pipeline's stage switches, like every stage
 class LangIdConfig:
-    enabled: bool = True
     allow: tuple[str, ...] | None = None  # languages to keep; None keeps all
     min_confidence: float = 0.0  # a detection below it is 'und'
     keep_undetermined: bool = True  # keep 'und' posts even when `allow` is set
@@ -244,7 +243,7 @@ class LangIdStage:
 
     def __call__(self, batch: pa.RecordBatch) -> StageResult:
         cfg = self.cfg
-        if not cfg.enabled or batch.num_rows == 0:
+        if batch.num_rows == 0:
             return StageResult(batch)
         detected = detect(batch.column("text").to_pylist(), cfg.min_confidence, cfg.backend)
         before = batch.column("lang").to_pylist()

@@ -100,6 +100,8 @@ def _decode_json(field: str, value: str) -> Any:
 def read(task: ReadTask) -> ItemStream:
     feed = _LineFeed(task.path)
     delimiter = "\t" if logical_name(task.path).lower().endswith(".tsv") else ","
+    # TSV is read with CSV quoting, as pandas and the csv module write it; an unquoted TSV whose posts start
+    # with '"' should be converted first (or read as plain text).
     reader = csv.reader(feed, delimiter=delimiter)
     header = next(reader, None)
     if header is None:

@@ -5,19 +5,12 @@ v1.1 has no conversation id; the schema fills it for originals. A retweet keeps 
 
 from __future__ import annotations
 
-import re
 from typing import Any, Iterator
 
 from warble.data.readers.base import ItemStream, ReadTask
 from warble.data.readers.jsonrecords import pluck, read_json
 
 TWEET_KEYS = frozenset(("id_str", "user", "favorite_count", "full_text", "in_reply_to_status_id_str"))
-_TAG = re.compile(r"<[^>]*>")
-
-
-def strip_html(source: Any) -> Any:
-    """'<a href="..." rel="nofollow">Hootsuite</a>' -> 'Hootsuite'; anything else unchanged."""
-    return _TAG.sub("", source).strip() if isinstance(source, str) else source
 
 
 def to_post(tweet: dict) -> dict:
@@ -42,7 +35,7 @@ def to_post(tweet: dict) -> dict:
         "repost_count": tweet.get("retweet_count"),
         "reply_count": tweet.get("reply_count"),
         "quote_count": tweet.get("quote_count"),
-        "source": strip_html(tweet.get("source")),
+        "source": tweet.get("source"),  # its HTML anchor is stripped by schema.validate_post
     }
 
 

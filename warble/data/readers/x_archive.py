@@ -8,6 +8,8 @@ which keeps the posts attributable to one account.
 
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -21,7 +23,8 @@ from warble.data.schema import MAX_RECORD_BYTES
 from warble.errors import InputError
 
 PREFIX = b"window.YTD."
-TWEETS_PREFIX = b"window.YTD.tweet"  # window.YTD.tweets.part0 and the older window.YTD.tweet.part0
+# window.YTD.tweets.part0 and the older window.YTD.tweet.part0, not tweet_headers, tweetdeck, ...
+TWEETS_PREFIX = re.compile(rb"window\.YTD\.tweets?\.part\d+\s*=")
 _MAX_PREFIX_BYTES = 256
 
 
@@ -40,7 +43,7 @@ def skip_prefix(stream: BinaryIO, path: str | Path) -> None:
 def is_tweets_file(path: str | Path) -> bool:
     """Whether `path` is an archive's tweets file; other archive files (likes, followers, ...) hold no posts."""
     with open_stream(path) as f:
-        return f.read(_MAX_PREFIX_BYTES).lstrip().startswith(TWEETS_PREFIX)
+        return TWEETS_PREFIX.match(f.read(_MAX_PREFIX_BYTES).lstrip()) is not None
 
 
 def archive_author(path: str | Path) -> tuple[str, str | None]:
