@@ -9,5 +9,11 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
     .venv/bin/python -m pip install --quiet --upgrade pip
 fi
+# PyTorch first, pinned to the CPU build that lies on this machine's disk: left to resolve `torch>=...` itself,
+# pip would fetch a multi-GB CUDA build. Production installs bring their own (CUDA) torch.
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+    echo "setup: installing torch (CPU build)" >&2
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
+fi
 echo "setup: installing warble and its dependencies into .venv" >&2
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,ray]"
