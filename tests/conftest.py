@@ -27,3 +27,24 @@ def synth_raw(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("synth") / "raw"
     synthesize(out, 2000, seed=7, malformed_rate=0.01, progress=False)
     return out
+
+
+@pytest.fixture(scope="session")
+def corpus_dir(synth_raw, tmp_path_factory) -> Path:
+    """The small synthetic corpus, ingested (shared by the tokenizer and training tests)."""
+    from warble.data.pipeline import IngestConfig, run_ingest
+
+    out = tmp_path_factory.mktemp("corpus") / "corpus"
+    run_ingest([str(synth_raw)], out, IngestConfig(workers=1), progress=False, log=lambda *a: None)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tokens_dir(corpus_dir, tmp_path_factory) -> Path:
+    """Token shards of the small corpus with a 1,024-token BPE (fast to train)."""
+    from warble.tokenizer import tokenize_corpus, train_tokenizer
+
+    root = tmp_path_factory.mktemp("tokens")
+    train_tokenizer(corpus_dir, root / "tok", vocab_size=1024, progress=False)
+    tokenize_corpus(corpus_dir, root / "tok", root / "tokens", workers=1, progress=False)
+    return root / "tokens"

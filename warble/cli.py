@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -142,6 +143,167 @@ def _cmd_ingest(a) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------------- tokenizer
+def _tokenizer_parser(sub) -> None:
+    p = sub.add_parser("tokenizer", help="train the byte-level BPE tokenizer on a corpus")
+    tsub = p.add_subparsers(dest="tokenizer_command", metavar="SUBCOMMAND", required=True)
+    t = tsub.add_parser("train", help="train a tokenizer on a corpus's train split",
+                        description="Byte-level BPE (Hugging Face tokenizers) on a sample of CORPUS's train split, with "
+                                    "post, placeholder and metadata control tokens. Writes OUT/tokenizer.json "
+                                    "(loadable by transformers.PreTrainedTokenizerFast), OUT/warble.json and "
+                                    "OUT/report.json (bytes per token on the validation split).")
+    t.add_argument("corpus", help="a corpus directory written by `warble ingest`")
+    t.add_argument("--out", required=True, help="output directory")
+    t.add_argument("--vocab", type=int, default=8192, help="vocabulary size (default 8192)")
+    t.add_argument("--sample", type=int, default=2_000_000, help="posts to train on at most (default 2M)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--no-progress", action="store_true")
+    t.set_defaults(func=_cmd_tokenizer_train)
+
+
+def _cmd_tokenizer_train(a) -> int:
+    from warble.tokenizer import train_tokenizer
+
+    report = train_tokenizer(a.corpus, a.out, vocab_size=a.vocab, sample_posts=a.sample, seed=a.seed,
+                             progress=not a.no_progress)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def _tokenize_parser(sub) -> None:
+    p = sub.add_parser("tokenize", help="turn a corpus into binary token shards for training",
+                       description="Encode every post of CORPUS as [bos] (+ metadata control tokens) + text + [eos] "
+                                   "into memory-mapped token shards with post boundaries (docs/CONTRACTS.md), in "
+                                   "parallel, deterministic and resumable.")
+    p.add_argument("corpus", help="a corpus directory written by `warble ingest`")
+    p.add_argument("--tokenizer", required=True, help="a directory written by `warble tokenizer train`")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--workers", type=int, default=0, help="parallel processes (default: one per core)")
+    p.add_argument("--metadata-prefix", action="store_true",
+                   help="start each post with its control tokens (language, reply, engagement, topic)")
+    p.add_argument("--resume", action="store_true", help="keep shards a previous, interrupted run completed")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_tokenize)
+
+
+def _cmd_tokenize(a) -> int:
+    from warble.tokenizer import tokenize_corpus
+
+    summary = tokenize_corpus(a.corpus, a.tokenizer, a.out, workers=a.workers, metadata_prefix=a.metadata_prefix,
+                              progress=not a.no_progress, resume=a.resume)
+    print(json.dumps(summary, indent=2, default=str))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------- train
+def _train_parser(sub) -> None:
+    p = sub.add_parser(
+        "train", help="pretrain the model on token shards (one process, or DDP/FSDP2 under torchrun)",
+        description="Train a decoder-only transformer on token shards. Runs as one process, or under torchrun "
+                    "(any number of processes and nodes) with DDP or FSDP2; gloo on CPU, NCCL on GPU. Writes "
+                    "OUT/metrics.jsonl, OUT/checkpoints/ (DCP), OUT/model.safetensors, OUT/model.json, "
+                    "OUT/tokenizer/, OUT/loss.png. SIGTERM/SIGINT write a checkpoint; --resume continues exactly.\n\n"
+                    "  torchrun --standalone --nproc_per_node 2 -m warble train --data tokens/ --parallel fsdp ...\n"
+                    "  warble train --preset 70b --dry-run --nodes 1250 --gpus-per-node 8",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--data", help="token shards directory (warble tokenize)")
+    p.add_argument("--out", help="run directory")
+    _add_config_flag(p)
+    p.add_argument("--preset", help="model size: test, tiny, cpu, 125m, 1b, 8b, 70b (default tiny)")
+    p.add_argument("--steps", type=int, help="total optimizer steps (default 200)")
+    p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
+    p.add_argument("--init-from", metavar="RUN_OR_CKPT", help="start from these weights (e.g. warble import)")
+    p.add_argument("--parallel", choices=["auto", "none", "ddp", "fsdp"], help="default auto: ddp under torchrun")
+    p.add_argument("--shard-degree", type=int, help="fsdp: processes per shard group; fewer than all gives HSDP")
+    p.add_argument("--global-batch", type=int, help="sequences per optimizer step, all processes (default 8)")
+    p.add_argument("--micro-batch", type=int, help="sequences per forward per process (gradient accumulation)")
+    p.add_argument("--seq-len", type=int, help="tokens per sequence (default 256)")
+    p.add_argument("--dtype", choices=["fp32", "bf16"], help="fp32 (default; bit-exact on CPU) or bf16")
+    p.add_argument("--optimizer", choices=["adamw", "muon"], help="default adamw")
+    p.add_argument("--lr", type=float, help="peak learning rate")
+    p.add_argument("--schedule", choices=["cosine", "wsd", "constant"], help="learning-rate schedule after warmup")
+    p.add_argument("--warmup", type=int, help="warmup steps")
+    _bool_flag(p, "compile", "torch.compile the model")
+    _bool_flag(p, "activation-checkpointing", "recompute each block's activations in the backward pass")
+    _bool_flag(p, "doc-mask", "mask attention to each post (default on)")
+    p.add_argument("--eval-every", type=int, help="steps between evaluations (0: never)")
+    p.add_argument("--ckpt-every", type=int, help="steps between checkpoints (0: only at the end and on signals)")
+    p.add_argument("--log-every", type=int, help="steps between log lines")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, help="CPU threads per process")
+    p.add_argument("--dry-run", action="store_true", help="plan a run (model, layout, memory per GPU, step time) "
+                   "without data or GPUs")
+    p.add_argument("--nodes", type=int, default=1, help="dry run: nodes")
+    p.add_argument("--gpus-per-node", type=int, default=8, help="dry run: GPUs per node")
+    p.add_argument("--gpu", choices=["h100", "h200", "a100", "b200"], default="h100", help="dry run: GPU model")
+    p.add_argument("--json", action="store_true", help="print the summary (or the plan) as JSON")
+    p.set_defaults(func=_cmd_train)
+
+
+def train_config_from_args(a):
+    from dataclasses import replace
+
+    from warble.config import from_dict, load_toml
+    from warble.train.config import TrainConfig
+
+    cfg = from_dict(TrainConfig, load_toml(a.config))
+    top = {k: getattr(a, k) for k in ("data", "preset", "steps", "init_from", "parallel", "shard_degree", "global_batch",
+                                      "micro_batch", "seq_len", "dtype", "compile", "activation_checkpointing",
+                                      "doc_mask", "eval_every", "ckpt_every", "log_every", "seed", "device", "threads")
+           if getattr(a, k) is not None}
+    optim = {k: v for k, v in (("name", a.optimizer), ("lr", a.lr)) if v is not None}
+    if optim:
+        top["optim"] = replace(cfg.optim, **optim)
+    sched = {k: v for k, v in (("kind", a.schedule), ("warmup_steps", a.warmup)) if v is not None}
+    if sched:
+        top["schedule"] = replace(cfg.schedule, **sched)
+    return replace(cfg, **top)
+
+
+def _cmd_train(a) -> int:
+    if a.dry_run:
+        from warble.train.plan import PlanRequest, format_plan, plan
+
+        p = plan(PlanRequest(preset=a.preset or "tiny", nodes=a.nodes, gpus_per_node=a.gpus_per_node, gpu=a.gpu,
+                             **({"seq_len": a.seq_len} if a.seq_len else {})))
+        print(json.dumps(p, indent=2) if a.json else format_plan(p))
+        return 0
+    if not a.out:
+        raise WarbleError("--out RUN_DIR is required")
+    from warble.train.loop import train
+
+    summary = train(train_config_from_args(a), a.out, resume=a.resume)
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(summary, indent=2) if a.json else
+              f"{a.out}: {summary['steps']} steps, {summary['tokens']:,} tokens, {summary['tokens_per_s']:,.0f} tok/s"
+              + (f", val_loss {summary['val_loss']:.4f}, val_bpb {summary['val_bpb']:.4f}" if "val_loss" in summary
+                 else ""))
+    return 0
+
+
+def _checkpoint_parser(sub) -> None:
+    p = sub.add_parser("checkpoint", help="work with training checkpoints")
+    csub = p.add_subparsers(dest="checkpoint_command", metavar="SUBCOMMAND", required=True)
+    c = csub.add_parser("consolidate", help="write a checkpoint's model weights as one safetensors file",
+                        description="Load a DCP checkpoint (written by any number of processes) in one process and "
+                                    "write its model weights to a single safetensors file.")
+    c.add_argument("path", help="a run directory (its latest checkpoint) or a checkpoint directory")
+    c.add_argument("--out", help="output file (default: RUN/model.safetensors beside the checkpoints)")
+    c.set_defaults(func=_cmd_consolidate)
+
+
+def _cmd_consolidate(a) -> int:
+    from warble.model import ModelConfig, Transformer
+    from warble.train import checkpoint as ckpt
+
+    path = ckpt.resolve(a.path)
+    model = Transformer(ModelConfig(**ckpt.trainer_state(path)["model_config"]))
+    out = ckpt.consolidate(path, model, Path(a.out) if a.out else path.parent.parent / "model.safetensors")
+    print(out)
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------------- quickstart
 def _quickstart_parser(sub) -> None:
     p = sub.add_parser("quickstart", help="run the whole pipeline on the embedded default corpus, end in a report",
@@ -171,6 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _synth_parser(sub)
     _ingest_parser(sub)
+    _tokenizer_parser(sub)
+    _tokenize_parser(sub)
+    _train_parser(sub)
+    _checkpoint_parser(sub)
     _quickstart_parser(sub)
     return p
 
@@ -182,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
     except WarbleError as e:
         print(f"warble {args.command}: error: {e}", file=sys.stderr)
         return e.exit_code
+    except FileNotFoundError as e:  # a path that vanished or was mistyped deep inside a stage
+        print(f"warble {args.command}: error: {e.strerror}: {e.filename}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"warble {args.command}: interrupted", file=sys.stderr)
         return 130

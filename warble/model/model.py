@@ -1,0 +1,222 @@
+"""A decoder-only transformer in the Llama style, trained on packed rows of short posts.
+
+RMSNorm pre-norm blocks, rotary position embeddings, grouped-query attention (optionally with QK-norm), SwiGLU MLP,
+no biases, tied or untied embeddings. Parameter names map one to one onto Hugging Face `LlamaForCausalLM`
+(`hf_state_dict`), and rotary uses the same half-split layout, so the export needs no weight permutation.
+
+Rows are packed with several posts. With `doc_ids` a token attends only to earlier tokens of its own post, and
+`positions` (restarting at 0 for each post) drive the rotary embeddings, so a packed post is computed exactly as if
+it were alone.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
+
+from warble.model.config import ModelConfig
+
+
+class RMSNorm(nn.Module):
+    def __init__(self, dim: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim))
+
+    def forward(self, x):
+        # normalise in fp32 (bf16 sums of squares are too coarse), scale in the input dtype, as Llama does
+        return F.rms_norm(x.float(), (x.size(-1),), eps=self.eps).type_as(x) * self.weight
+
+
+def rope_table(cfg: ModelConfig, device=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin of every position's rotation angles, [max_seq_len, head_dim / 2], in fp32."""
+    inv_freq = 1.0 / cfg.rope_theta ** (torch.arange(0, cfg.head_dim, 2, device=device).float() / cfg.head_dim)
+    angles = torch.outer(torch.arange(cfg.max_seq_len, device=device).float(), inv_freq)
+    return angles.cos(), angles.sin()
+
+
+def apply_rope(x, cos, sin):
+    """Rotate the pairs (x[i], x[i + head_dim/2]) of x [B, T, heads, head_dim]: the half-split ("rotate_half")
+    layout of Hugging Face Llama. cos, sin: [T or B x T, head_dim / 2]."""
+    x1, x2 = x.float().chunk(2, dim=-1)
+    cos, sin = cos[..., None, :], sin[..., None, :]  # broadcast over heads
+    return torch.cat((x1 * cos - x2 * sin, x2 * cos + x1 * sin), dim=-1).type_as(x)
+
+
+@functools.cache
+def compiled_flex_attention():
+    # flex_attention is only fast compiled (eager it materialises the scores); compiled lazily, on first CUDA use
+    return torch.compile(flex_attention, dynamic=False)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.n_heads, self.n_kv_heads, self.head_dim = cfg.n_heads, cfg.n_kv_heads, cfg.head_dim
+        self.wq = nn.Linear(cfg.d_model, cfg.n_heads * cfg.head_dim, bias=False)
+        self.wk = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.head_dim, bias=False)
+        self.wv = nn.Linear(cfg.d_model, cfg.n_kv_heads * cfg.head_dim, bias=False)
+        self.wo = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.d_model, bias=False)
+        self.q_norm = RMSNorm(cfg.head_dim, cfg.norm_eps) if cfg.qk_norm else nn.Identity()
+        self.k_norm = RMSNorm(cfg.head_dim, cfg.norm_eps) if cfg.qk_norm else nn.Identity()
+
+    def forward(self, x, rope, mask):
+        B, T, _ = x.shape
+        q = self.q_norm(self.wq(x).view(B, T, self.n_heads, self.head_dim))
+        k = self.k_norm(self.wk(x).view(B, T, self.n_kv_heads, self.head_dim))
+        v = self.wv(x).view(B, T, self.n_kv_heads, self.head_dim)
+        q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # [B, heads, T, head_dim]
+        if isinstance(mask, BlockMask):
+            flex = compiled_flex_attention() if q.is_cuda else flex_attention  # CPU: forward only, for tests
+            y = flex(q, k, v, block_mask=mask, enable_gqa=True)
+        else:  # mask None = plain causal, which lets SDPA pick its flash kernel
+            if mask is not None and q.is_cuda:  # CUDA's fused kernels take a mask or GQA, not both (else: math)
+                k, v = (t.repeat_interleave(self.n_heads // self.n_kv_heads, dim=1) for t in (k, v))
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=mask is None, enable_gqa=True)
+        return self.wo(y.transpose(1, 2).reshape(B, T, -1))
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.gate = nn.Linear(cfg.d_model, cfg.ffn_dim, bias=False)
+        self.up = nn.Linear(cfg.d_model, cfg.ffn_dim, bias=False)
+        self.down = nn.Linear(cfg.ffn_dim, cfg.d_model, bias=False)
+
+    def forward(self, x):
+        return self.down(F.silu(self.gate(x)) * self.up(x))  # SwiGLU
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.attn_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.attn = Attention(cfg)
+        self.mlp_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x, rope, mask):
+        x = x + self.attn(self.attn_norm(x), rope, mask)
+        return x + self.mlp(self.mlp_norm(x))
+
+
+class Transformer(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.tok_emb = nn.Embedding(cfg.vocab_size, cfg.d_model)
+        self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.norm = RMSNorm(cfg.d_model, cfg.norm_eps)
+        # Tied: the head reads tok_emb.weight directly, so there is a single parameter to shard, save and
+        # re-create after to_empty() (a shared nn.Parameter would come back from the meta device untied).
+        self.lm_head = None if cfg.tie_embeddings else nn.Linear(cfg.d_model, cfg.vocab_size, bias=False)
+        # Derived from the config, so not saved in checkpoints. fp32: autocast and FSDP2 mixed precision leave
+        # buffers alone (model.to(bfloat16) would not; init_weights() restores them).
+        self.register_buffer("rope_cos", torch.empty(cfg.max_seq_len, cfg.head_dim // 2), persistent=False)
+        self.register_buffer("rope_sin", torch.empty(cfg.max_seq_len, cfg.head_dim // 2), persistent=False)
+        self.init_weights()
+
+    @torch.no_grad()
+    def init_weights(self):
+        """Initialise every weight in place: after `to_empty()` on a model built on the meta device, or anew."""
+        std = self.cfg.init_std
+        for m in self.modules():
+            if isinstance(m, RMSNorm):
+                nn.init.ones_(m.weight)
+            elif isinstance(m, (nn.Linear, nn.Embedding)):
+                nn.init.normal_(m.weight, std=std)
+        # GPT-2: the projections that write into the residual stream are scaled down so that its variance does
+        # not grow with depth (2 writes per block).
+        for block in self.layers:
+            for w in (block.attn.wo.weight, block.mlp.down.weight):
+                nn.init.normal_(w, std=std / math.sqrt(2 * self.cfg.n_layers))
+        self.rope_cos, self.rope_sin = rope_table(self.cfg, device=self.rope_cos.device)
+
+    def num_params(self, include_embedding: bool = True) -> int:
+        """Parameters actually held; without embeddings: minus the token table and the output head."""
+        n = sum(p.numel() for p in self.parameters())
+        if not include_embedding:
+            n -= self.tok_emb.weight.numel() + (self.lm_head.weight.numel() if self.lm_head is not None else 0)
+        return n
+
+    def attention_mask(self, doc_ids, T: int, device):
+        """None for plain causal attention; with per-post masking, a boolean [B, 1, T, T] mask for SDPA
+        (True = may attend) or a BlockMask for FlexAttention. Built once per forward, shared by all layers."""
+        if doc_ids is None or not self.cfg.doc_mask:
+            return None
+        impl = self.cfg.attn_impl
+        if impl == "auto":
+            impl = "flex" if device.type == "cuda" else "sdpa"
+        if impl == "flex":
+
+            def same_post_causal(b, h, q, kv):
+                return (q >= kv) & (doc_ids[b, q] == doc_ids[b, kv])
+
+            return create_block_mask(same_post_causal, doc_ids.size(0), None, T, T, device=device)
+        causal = torch.ones(T, T, dtype=torch.bool, device=device).tril()
+        # Each padding position has its own doc id, so no row is fully masked (SDPA would return zeros on CPU).
+        return (causal & (doc_ids[:, :, None] == doc_ids[:, None, :]))[:, None]
+
+    def hidden(self, tokens, *, doc_ids=None, positions=None):
+        """Final-normed hidden states [B, T, d_model] of tokens [B, T]."""
+        T = tokens.size(1)
+        if T > self.cfg.max_seq_len:
+            raise ValueError(f"sequence length {T} exceeds max_seq_len {self.cfg.max_seq_len}")
+        if positions is None:
+            rope = self.rope_cos[:T], self.rope_sin[:T]
+        else:
+            rope = self.rope_cos[positions], self.rope_sin[positions]
+        mask = self.attention_mask(doc_ids, T, tokens.device)
+        x = self.tok_emb(tokens)
+        for block in self.layers:
+            x = block(x, rope, mask)
+        return self.norm(x)
+
+    def forward(self, tokens, *, doc_ids=None, positions=None, targets=None):
+        """Logits [B, T, vocab] in the model's compute dtype or, with targets, the mean cross-entropy (fp32) over
+        the targets that are not -100."""
+        h = self.hidden(tokens, doc_ids=doc_ids, positions=positions)
+        logits = F.linear(h, self.tok_emb.weight if self.lm_head is None else self.lm_head.weight)
+        if targets is None:
+            return logits
+        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+
+
+# Our parameter names -> Hugging Face LlamaForCausalLM's (q_norm / k_norm are Qwen3's names for QK-norm).
+HF_NAMES = {
+    "tok_emb": "model.embed_tokens",
+    "norm": "model.norm",
+    "lm_head": "lm_head",
+    "attn_norm": "input_layernorm",
+    "attn.wq": "self_attn.q_proj",
+    "attn.wk": "self_attn.k_proj",
+    "attn.wv": "self_attn.v_proj",
+    "attn.wo": "self_attn.o_proj",
+    "attn.q_norm": "self_attn.q_norm",
+    "attn.k_norm": "self_attn.k_norm",
+    "mlp_norm": "post_attention_layernorm",
+    "mlp.gate": "mlp.gate_proj",
+    "mlp.up": "mlp.up_proj",
+    "mlp.down": "mlp.down_proj",
+}
+
+
+def hf_state_dict(model: Transformer) -> dict[str, torch.Tensor]:
+    """The model's weights under Hugging Face Llama names, e.g. layers.3.attn.wq.weight ->
+    model.layers.3.self_attn.q_proj.weight. No permutation is needed (same rotary layout). With tied embeddings
+    there is no lm_head.weight, as in HF checkpoints saved with tie_word_embeddings=True."""
+    out = {}
+    for name, tensor in model.state_dict().items():
+        module, param = name.rsplit(".", 1)
+        if module.startswith("layers."):
+            _, i, rest = module.split(".", 2)
+            out[f"model.layers.{i}.{HF_NAMES[rest]}.{param}"] = tensor
+        else:
+            out[f"{HF_NAMES[module]}.{param}"] = tensor
+    return out

@@ -1,0 +1,275 @@
+"""`warble train`: the training loop, the same for one CPU process and for torchrun across GPU nodes.
+
+    build model -> parallelize (none | DDP | FSDP2) -> optimizer, schedule, packed loader
+    -> [resume from the latest DCP checkpoint] -> steps: forward/backward over micro-batches, clip, step
+    -> log, evaluate, checkpoint (every N steps, at the end, and on SIGTERM/SIGINT) -> final model + loss curve
+
+Determinism: on CPU in fp32 the run is bit-reproducible, and a resumed run gives the same losses as an
+uninterrupted one. Loss normalisation is by the number of target tokens in the whole global batch, so DDP over
+w processes computes the same gradient as one process at the same global batch.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+import signal
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from warble.config import save_toml
+from warble.errors import InputError
+from warble.model import Transformer, preset
+from warble.train import checkpoint as ckpt
+from warble.train.config import TrainConfig
+from warble.train.data import PackedLoader, eval_batches
+from warble.train.distributed import Dist, parallelize, resolve_parallel, setup, teardown, unwrap
+from warble.train.metrics import Reporter, peak_flops, plot_loss
+from warble.train.optim import build_optimizer
+from warble.train.schedule import build_scheduler
+
+MODEL_FILE = "model.safetensors"
+MODEL_CONFIG = "model.json"
+
+
+class _StopFlag:
+    """SIGTERM/SIGINT ask for a checkpoint and a clean exit at the end of the current step."""
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._old = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(ValueError):  # not the main thread: no handlers, no graceful stop
+                self._old[sig] = signal.signal(sig, self._set)
+
+    def _set(self, signum, frame) -> None:
+        self.requested = True
+
+    def agreed(self, d: Dist) -> bool:
+        """Whether any process was asked to stop: all processes must stop at the same step."""
+        if not (d.enabled and d.world > 1):
+            return self.requested
+        flag = torch.tensor([float(self.requested)], device=d.device)
+        dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+        return bool(flag.item())
+
+    def restore(self) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+def read_tokens_meta(tokens_dir: str | Path) -> dict[str, Any]:
+    meta = Path(tokens_dir) / "meta.json"
+    if not meta.exists():
+        raise InputError(f"{tokens_dir} holds no token shards (no meta.json); run `warble tokenize` first")
+    m = json.loads(meta.read_text())
+    if not m.get("splits", {}).get("train", {}).get("tokens"):
+        raise InputError(f"{tokens_dir} has no training tokens")
+    return m
+
+
+def _autocast(device: torch.device, bf16: bool):
+    return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
+def _sync_context(model, last: bool):
+    """No gradient all-reduce on all but the last micro-batch of an accumulation (DDP and FSDP2)."""
+    if last:
+        return contextlib.nullcontext()
+    if hasattr(model, "no_sync"):
+        return model.no_sync()
+    if hasattr(model, "set_requires_gradient_sync"):
+        model.set_requires_gradient_sync(False)
+    return contextlib.nullcontext()
+
+
+@torch.no_grad()
+def evaluate(model, cfg: TrainConfig, meta: dict, d: Dist, bf16: bool) -> dict[str, float]:
+    """Validation loss (nats per predicted token) and bits per byte, comparable across tokenizers.
+
+    Every process evaluates the same batches (FSDP needs all of them in every forward); `eval_batches` caps
+    how many. Bytes per predicted token come from the split's totals, so a capped evaluation still gives bpb.
+    """
+    val = meta["splits"].get("validation") or {}
+    if not val.get("tokens"):
+        return {}
+    model.eval()
+    loss_sum, count = 0.0, 0
+    for i, batch in enumerate(eval_batches(cfg.data, "validation", max(1, cfg.global_batch // d.world), cfg.seq_len)):
+        if cfg.eval_batches and i >= cfg.eval_batches:
+            break
+        batch = batch.to(d.device)
+        n = int((batch.targets != -100).sum())
+        if n == 0:
+            continue
+        with _autocast(d.device, bf16):
+            loss = model(batch.tokens, targets=batch.targets, doc_ids=batch.doc_ids, positions=batch.positions)
+        loss_sum += float(loss) * n
+        count += n
+    model.train()
+    if count == 0:
+        return {}
+    val_loss = loss_sum / count
+    bytes_per_target = val["bytes"] / max(1, val["tokens"] - val["docs"])  # each post of n tokens has n-1 targets
+    return {"val_loss": val_loss, "val_bpb": val_loss / math.log(2) / bytes_per_target}
+
+
+def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False) -> dict[str, Any]:
+    d = setup(cfg.device)
+    try:
+        return _train(cfg, Path(out_dir), resume, d)
+    finally:
+        teardown()
+
+
+def _train(cfg: TrainConfig, run: Path, resume: bool, d: Dist) -> dict[str, Any]:
+    cfg.validate(d.world)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    meta = read_tokens_meta(cfg.data)
+    mcfg = preset(cfg.preset, vocab_size=meta["vocab_size"], doc_mask=cfg.doc_mask, max_seq_len=cfg.seq_len)
+    mode = resolve_parallel(cfg.parallel, d.world)
+    bf16 = cfg.dtype == "bf16"
+    start = ckpt.latest(run) if resume else None
+    if resume and start is None:
+        raise InputError(f"--resume: {run} holds no complete checkpoint")
+    if not resume and ckpt.latest(run) is not None:
+        raise InputError(f"{run} already holds checkpoints; pass --resume to continue it, or choose another --out")
+    if start is not None:
+        ckpt.check_model_config(start, asdict(mcfg))
+    init = ckpt.resolve(cfg.init_from) if cfg.init_from and start is None else None
+    if init is not None:
+        ckpt.check_model_config(init, asdict(mcfg))
+
+    # The full model is built and initialised identically on every process, then sharded: the same seed gives
+    # the same weights whatever the parallel layout.
+    torch.manual_seed(cfg.seed)
+    model = Transformer(mcfg).to(d.device)
+    if init is not None:
+        ckpt.load(init, model, None)
+    model = parallelize(model, mode, d, bf16=bf16 and mode == "fsdp", checkpointing=cfg.activation_checkpointing,
+                        shard_degree=cfg.shard_degree)
+    optimizer = build_optimizer(model, cfg.optim, d.device.type)
+    scheduler = build_scheduler(optimizer, cfg.steps, cfg.schedule)
+    loader = PackedLoader(cfg.data, "train", global_batch=cfg.global_batch, seq_len=cfg.seq_len, rank=d.rank,
+                          world_size=d.world, seed=cfg.seed)
+    step = 0
+    if start is not None:
+        state = ckpt.load(start, model, optimizer)
+        scheduler.load_state_dict(state["scheduler"])
+        loader.load_state_dict(state["loader"])
+        ckpt.set_rng_state(state["rng"])
+        step = state["step"]
+    forward = torch.compile(model) if cfg.compile else model
+    autocast_bf16 = bf16 and mode != "fsdp"  # FSDP2 casts through its mixed-precision policy instead
+
+    if d.is_main:
+        run.mkdir(parents=True, exist_ok=True)
+        save_toml(cfg, run / "config.toml")
+        (run / MODEL_CONFIG).write_text(json.dumps(asdict(mcfg), indent=2))
+        tok_src = Path(cfg.data) / "tokenizer"
+        if tok_src.is_dir() and not (run / "tokenizer").exists():
+            shutil.copytree(tok_src, run / "tokenizer")
+    report = Reporter(run, d.is_main, cfg.steps, step)
+    n_params = unwrap(model).num_params() if hasattr(unwrap(model), "num_params") else mcfg.num_params()
+    flops_per_token = mcfg.flops_per_token(cfg.seq_len)
+    peak = peak_flops(d.device, torch.bfloat16 if bf16 else torch.float32) * d.world
+    accum = cfg.accumulation(d.world)
+    report.say(f"train: {cfg.preset} ({n_params / 1e6:.2f}M params), {mode} x{d.world} on {d.device.type}, "
+               f"global batch {cfg.global_batch} x {cfg.seq_len} tokens, accumulation {accum}, steps {step}->"
+               f"{cfg.steps}, {cfg.dtype}")
+
+    stop = _StopFlag()
+    stopped = False
+    last_eval: dict[str, float] = {}
+    t_start = time.perf_counter()
+    tokens_seen = 0
+    try:
+        while step < cfg.steps:
+            t0 = time.perf_counter()
+            batch = next(loader).to(d.device)
+            micro = batch.tokens.shape[0] // accum
+            # Normalise by the target tokens of the whole global batch: same gradient for any layout.
+            n_local = (batch.targets != -100).sum()
+            n_global = n_local.clone().float()
+            if d.enabled and d.world > 1:
+                dist.all_reduce(n_global)
+            loss_sum = torch.zeros((), device=d.device)
+            for m in range(accum):
+                sl = slice(m * micro, (m + 1) * micro)
+                n_micro = (batch.targets[sl] != -100).sum()
+                with _sync_context(model, m == accum - 1), _autocast(d.device, autocast_bf16):
+                    loss = forward(batch.tokens[sl], targets=batch.targets[sl], doc_ids=batch.doc_ids[sl],
+                                   positions=batch.positions[sl])
+                    scaled = loss * n_micro * d.world / n_global.clamp(min=1)
+                scaled.backward()
+                loss_sum += loss.detach() * n_micro
+            if hasattr(model, "set_requires_gradient_sync"):
+                model.set_requires_gradient_sync(True)
+            grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            if hasattr(grad_norm, "full_tensor"):
+                grad_norm = grad_norm.full_tensor()
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            if d.enabled and d.world > 1:
+                dist.all_reduce(loss_sum)
+            step_loss = (loss_sum / n_global.clamp(min=1)).item()  # mean over every target token of the step
+            dt = time.perf_counter() - t0
+            tokens_seen += cfg.global_batch * cfg.seq_len
+            if not math.isfinite(step_loss):
+                raise FloatingPointError(f"loss is {step_loss} at step {step}; lower the learning rate")
+            if cfg.log_every and (step % cfg.log_every == 0 or step == cfg.steps or step == 1):
+                tok_s = cfg.global_batch * cfg.seq_len / dt
+                mfu = tok_s * flops_per_token / peak
+                lr = scheduler.get_last_lr()[0]
+                report.log(step, loss=step_loss, lr=lr, grad_norm=float(grad_norm), tokens_per_s=tok_s, mfu=mfu,
+                           step_s=dt)
+                report.progress(step, step_loss, lr, tok_s, mfu)
+            if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
+                last_eval = evaluate(forward, cfg, meta, d, autocast_bf16)
+                if last_eval:
+                    report.log(step, **last_eval)
+                    report.say(f"step {step}: val_loss {last_eval['val_loss']:.4f}, "
+                               f"val_bpb {last_eval['val_bpb']:.4f}")
+            stopped = stop.agreed(d)
+            if stopped or step == cfg.steps or (cfg.ckpt_every and step % cfg.ckpt_every == 0):
+                trainer = {"scheduler": scheduler.state_dict(), "loader": loader.state_dict(),
+                           "rng": ckpt.rng_state(), "model_config": asdict(mcfg)}
+                path = ckpt.save(run, step, model, optimizer, trainer, is_main=d.is_main,
+                                 keep=cfg.keep_checkpoints)
+                report.say(f"checkpoint: {path}")
+            if stopped:
+                report.say(f"stopped by signal at step {step}; resume with --resume")
+                break
+    finally:
+        stop.restore()
+        report.close()
+
+    wall = time.perf_counter() - t_start
+    summary = {"steps": step, "target_steps": cfg.steps, "stopped_early": stopped, "params": n_params,
+               "tokens": tokens_seen, "seconds": wall, "tokens_per_s": tokens_seen / wall if wall else None,
+               "flops_per_token": flops_per_token, "world_size": d.world, "parallel": mode, **last_eval}
+    if not stopped:
+        _export_weights(model, run, d)
+    if d.is_main:
+        plot_loss(run / "metrics.jsonl", run / "loss.png")
+        (run / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def _export_weights(model, run: Path, d: Dist) -> None:
+    """run/model.safetensors: the full fp32 weights, gathered from all processes, written by the main one."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    sd = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if d.is_main:
+        ckpt.save_safetensors(sd, run / MODEL_FILE, {})
