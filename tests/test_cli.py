@@ -77,7 +77,8 @@ def test_bad_input_is_a_clear_error(tmp_path, args, msg):
 
 @pytest.mark.slow
 def test_quickstart_end_to_end(tmp_path):
-    p = run("quickstart", "--posts", 2000, "--out", tmp_path / "qs", "--no-progress")
+    p = run("quickstart", "--posts", 2000, "--preset", "test", "--train-steps", 4, "--out", tmp_path / "qs",
+            "--no-progress")
     report = (tmp_path / "qs" / "report.md").read_text()
     assert "# Warble quickstart report" in report and "| read | kept |" in report
     assert str(tmp_path / "qs" / "report.md") in p.stdout

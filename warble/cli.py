@@ -307,12 +307,15 @@ def _cmd_consolidate(a) -> int:
 # ---------------------------------------------------------------------------------------------------- quickstart
 def _quickstart_parser(sub) -> None:
     p = sub.add_parser("quickstart", help="run the whole pipeline on the embedded default corpus, end in a report",
-                       description="Simulate a platform, ingest it, and run every stage built so far; writes "
-                                   "OUT/report.md with what was done and the numbers measured.")
+                       description="Simulate a platform, ingest it, train a tokenizer and a small model on it, "
+                                   "and write OUT/report.md with what was done, the numbers measured, the loss "
+                                   "curve and sampled posts.")
     p.add_argument("--out", default="runs/quickstart", help="run directory (default: runs/quickstart)")
-    p.add_argument("--posts", type=int, default=20_000, help="simulated posts (default 20000)")
+    p.add_argument("--posts", type=int, default=50_000, help="simulated posts (default 50000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int, default=0, help="parallel processes (default: one per core)")
+    p.add_argument("--preset", default="cpu", help="model to pretrain (default cpu, ~12M parameters)")
+    p.add_argument("--train-steps", type=int, default=400, help="pretraining steps (default 400, a few minutes)")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_quickstart)
 
@@ -320,7 +323,8 @@ def _quickstart_parser(sub) -> None:
 def _cmd_quickstart(a) -> int:
     from warble.quickstart import run_quickstart
 
-    report = run_quickstart(a.out, posts=a.posts, seed=a.seed, workers=a.workers, progress=not a.no_progress)
+    report = run_quickstart(a.out, posts=a.posts, seed=a.seed, workers=a.workers, preset=a.preset,
+                            train_steps=a.train_steps, progress=not a.no_progress)
     print(f"\nreport: {report}")
     return 0
 

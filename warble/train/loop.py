@@ -148,14 +148,23 @@ def _train(cfg: TrainConfig, run: Path, resume: bool, d: Dist) -> dict[str, Any]
     if init is not None:
         ckpt.check_model_config(init, asdict(mcfg))
 
-    # The full model is built and initialised identically on every process, then sharded: the same seed gives
-    # the same weights whatever the parallel layout.
     torch.manual_seed(cfg.seed)
-    model = Transformer(mcfg).to(d.device)
+    if mode == "fsdp":
+        # As torchtitan does: build on the meta device, shard, then allocate only this process's shards and
+        # initialise them, so a model larger than one host's memory never exists whole anywhere.
+        with torch.device("meta"):
+            model = Transformer(mcfg)
+        model = parallelize(model, mode, d, bf16=bf16, checkpointing=cfg.activation_checkpointing,
+                            shard_degree=cfg.shard_degree)
+        model.to_empty(device=d.device)
+        model.init_weights()
+    else:
+        # Built whole on every process with the same seed: DDP then starts every replica from the same weights,
+        # and they equal a single process's.
+        model = Transformer(mcfg).to(d.device)
+        model = parallelize(model, mode, d, bf16=False, checkpointing=cfg.activation_checkpointing)
     if init is not None:
         ckpt.load(init, model, None)
-    model = parallelize(model, mode, d, bf16=bf16 and mode == "fsdp", checkpointing=cfg.activation_checkpointing,
-                        shard_degree=cfg.shard_degree)
     optimizer = build_optimizer(model, cfg.optim, d.device.type)
     scheduler = build_scheduler(optimizer, cfg.steps, cfg.schedule)
     loader = PackedLoader(cfg.data, "train", global_batch=cfg.global_batch, seq_len=cfg.seq_len, rank=d.rank,
