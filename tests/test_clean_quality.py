@@ -3,7 +3,9 @@ from collections import Counter
 import pytest
 
 from warble.data.clean.quality import QualityConfig, QualityStage, count_words
-from warble.data.schema import POST_SCHEMA, posts_to_batch, validate_post
+from warble.data.schema import POST_SCHEMA
+
+from helpers import batch_of
 
 KEEP = [
     "just watched the game with friends, it was so good",
@@ -42,12 +44,6 @@ BOT_ANCHOR = '<a href="https://dlvr.it" rel="nofollow">dlvr.it</a>'  # Twitter A
 NO_CHECKS = QualityConfig(min_chars=None, min_words=None, drop_no_content=False, max_hashtag_ratio=None,
                           max_mention_ratio=None, max_repeated_char_run=None, max_repeated_word_run=None,
                           bot_sources=(), spam_phrases=())
-
-
-def batch_of(texts, sources=None):
-    sources = sources or [None] * len(texts)
-    return posts_to_batch(validate_post({"id": str(i), "author_id": "a", "text": t, "origin": "test", "source": s})
-                          for i, (t, s) in enumerate(zip(texts, sources)))
 
 
 @pytest.mark.parametrize("text", KEEP)
@@ -90,7 +86,7 @@ def test_human_clients_pass():
 def test_stage():
     texts = KEEP + [t for t, _ in DROP] + ["a perfectly fine sentence here"]
     sources = [None] * (len(texts) - 1) + [BOT_ANCHOR]
-    result = QualityStage()(batch_of(texts, sources))
+    result = QualityStage()(batch_of(texts, source=sources))
     assert result.batch.schema == POST_SCHEMA
     assert result.batch.column("text").to_pylist() == KEEP
     assert result.batch.column("id").to_pylist() == [str(i) for i in range(len(KEEP))]

@@ -129,10 +129,10 @@ def test_saved_files_and_report(trained, tok):
 def test_training_is_deterministic(trained, tmp_path):
     corpus, tok_dir, _ = trained
     a = train_tokenizer(corpus, tmp_path / "a", vocab_size=1024, sample_posts=500, seed=3, progress=False)
-    b = train_tokenizer(corpus, tmp_path / "b", vocab_size=1024, sample_posts=500, seed=3, progress=False)
+    train_tokenizer(corpus, tmp_path / "b", vocab_size=1024, sample_posts=500, seed=3, progress=False)
     assert a["sample_posts"] == 500
     assert (tmp_path / "a" / "tokenizer.json").read_bytes() == (tmp_path / "b" / "tokenizer.json").read_bytes()
-    c = train_tokenizer(corpus, tmp_path / "c", vocab_size=1024, sample_posts=500, seed=4, progress=False)
+    train_tokenizer(corpus, tmp_path / "c", vocab_size=1024, sample_posts=500, seed=4, progress=False)
     assert (tmp_path / "a" / "tokenizer.json").read_bytes() != (tmp_path / "c" / "tokenizer.json").read_bytes()
 
 

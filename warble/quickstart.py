@@ -104,7 +104,7 @@ def _train(out: Path, preset: str, steps: int, seed: int) -> tuple[dict, list[di
                       ckpt_every=0)
     summary = train(cfg, run)
     model = Transformer(ModelConfig(**json.loads((run / MODEL_CONFIG).read_text())))
-    model.load_state_dict(load_file(run / MODEL_FILE), strict=False)  # tied head: the file holds tok_emb once
+    model.load_state_dict(load_file(run / MODEL_FILE))
     tok = Tokenizer.load(run / "tokenizer")
     with torch.autocast("cpu", dtype=torch.bfloat16):
         texts = sample_posts(model, tok, SAMPLE_CONDITIONS, seed=seed)

@@ -5,7 +5,7 @@ v1.1 has no conversation id; the schema fills it for originals. A retweet keeps 
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Iterator
 
 from warble.data.readers.base import ItemStream, ReadTask
 from warble.data.readers.jsonrecords import pluck, read_json
