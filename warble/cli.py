@@ -195,24 +195,14 @@ def _cmd_tokenize(a) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------------------------------------- train
-def _train_parser(sub) -> None:
-    p = sub.add_parser(
-        "train", help="pretrain the model on token shards (one process, or DDP/FSDP2 under torchrun)",
-        description="Train a decoder-only transformer on token shards. Runs as one process, or under torchrun "
-                    "(any number of processes and nodes) with DDP or FSDP2; gloo on CPU, NCCL on GPU. Writes "
-                    "OUT/metrics.jsonl, OUT/checkpoints/ (DCP), OUT/model.safetensors, OUT/model.json, "
-                    "OUT/tokenizer/, OUT/loss.png. SIGTERM/SIGINT write a checkpoint; --resume continues exactly.\n\n"
-                    "  torchrun --standalone --nproc_per_node 2 -m warble train --data tokens/ --parallel fsdp ...\n"
-                    "  warble train --preset 70b --dry-run --nodes 1250 --gpus-per-node 8",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", help="token shards directory (warble tokenize)")
+# ---------------------------------------------------------------------------------------------------- train, finetune
+def _add_run_flags(p: argparse.ArgumentParser, data_help: str) -> None:
+    """The flags of one run of the training loop, shared by `train` and `finetune`."""
+    p.add_argument("--data", help=data_help)
     p.add_argument("--out", help="run directory")
     _add_config_flag(p)
-    p.add_argument("--preset", help="model size: test, tiny, cpu, 125m, 1b, 8b, 70b (default tiny)")
     p.add_argument("--steps", type=int, help="total optimizer steps (default 200)")
     p.add_argument("--resume", action="store_true", help="continue from the latest checkpoint in --out")
-    p.add_argument("--init-from", metavar="RUN_OR_CKPT", help="start from these weights (e.g. warble import)")
     p.add_argument("--parallel", choices=["auto", "none", "ddp", "fsdp"], help="default auto: ddp under torchrun")
     p.add_argument("--shard-degree", type=int, help="fsdp: processes per shard group; fewer than all gives HSDP")
     p.add_argument("--global-batch", type=int, help="sequences per optimizer step, all processes (default 8)")
@@ -232,26 +222,42 @@ def _train_parser(sub) -> None:
     p.add_argument("--seed", type=int)
     p.add_argument("--device", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, help="CPU threads per process")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def _train_parser(sub) -> None:
+    p = sub.add_parser(
+        "train", help="pretrain the model on token shards (one process, or DDP/FSDP2 under torchrun)",
+        description="Train a decoder-only transformer on token shards. Runs as one process, or under torchrun "
+                    "(any number of processes and nodes) with DDP or FSDP2; gloo on CPU, NCCL on GPU. Writes "
+                    "OUT/metrics.jsonl, OUT/checkpoints/ (DCP), OUT/model.safetensors, OUT/model.json, "
+                    "OUT/tokenizer/, OUT/loss.png. SIGTERM/SIGINT write a checkpoint; --resume continues exactly.\n\n"
+                    "  torchrun --standalone --nproc_per_node 2 -m warble train --data tokens/ --parallel fsdp ...\n"
+                    "  warble train --preset 70b --dry-run --nodes 1250 --gpus-per-node 8",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_run_flags(p, "token shards directory (warble tokenize)")
+    p.add_argument("--preset", help="model size: test, tiny, cpu, 125m, 1b, 8b, 70b (default tiny)")
+    p.add_argument("--init-from", metavar="RUN_OR_CKPT", help="start from these weights (e.g. warble import)")
     p.add_argument("--dry-run", action="store_true", help="plan a run (model, layout, memory per GPU, step time) "
-                   "without data or GPUs")
+                   "without data or GPUs (--json: the plan as JSON)")
     p.add_argument("--nodes", type=int, default=1, help="dry run: nodes")
     p.add_argument("--gpus-per-node", type=int, default=8, help="dry run: GPUs per node")
     p.add_argument("--gpu", choices=["h100", "h200", "a100", "b200"], default="h100", help="dry run: GPU model")
-    p.add_argument("--json", action="store_true", help="print the summary (or the plan) as JSON")
     p.set_defaults(func=_cmd_train)
 
 
-def train_config_from_args(a):
+def train_config_from_args(a, cls=None):
+    """A TrainConfig (or subclass `cls`) from the TOML file (if any), with the run flags given on top."""
     from dataclasses import replace
 
     from warble.config import from_dict, load_toml
     from warble.train.config import TrainConfig
 
-    cfg = from_dict(TrainConfig, load_toml(a.config))
+    cfg = from_dict(cls or TrainConfig, load_toml(a.config))
     top = {k: getattr(a, k) for k in ("data", "preset", "steps", "init_from", "parallel", "shard_degree", "global_batch",
                                       "micro_batch", "seq_len", "dtype", "compile", "activation_checkpointing",
                                       "doc_mask", "eval_every", "ckpt_every", "log_every", "seed", "device", "threads")
-           if getattr(a, k) is not None}
+           if getattr(a, k, None) is not None}  # preset and init_from are train's only
     optim = {k: v for k, v in (("name", a.optimizer), ("lr", a.lr)) if v is not None}
     if optim:
         top["optim"] = replace(cfg.optim, **optim)
@@ -259,6 +265,14 @@ def train_config_from_args(a):
     if sched:
         top["schedule"] = replace(cfg.schedule, **sched)
     return replace(cfg, **top)
+
+
+def _print_run_summary(a, summary: dict) -> None:
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(summary, indent=2) if a.json else
+              f"{a.out}: {summary['steps']} steps, {summary['tokens']:,} tokens, {summary['tokens_per_s']:,.0f} tok/s"
+              + (f", val_loss {summary['val_loss']:.4f}, val_bpb {summary['val_bpb']:.4f}" if "val_loss" in summary
+                 else ""))
 
 
 def _cmd_train(a) -> int:
@@ -273,12 +287,62 @@ def _cmd_train(a) -> int:
         raise WarbleError("--out RUN_DIR is required")
     from warble.train.loop import train
 
-    summary = train(train_config_from_args(a), a.out, resume=a.resume)
-    if int(os.environ.get("RANK", "0")) == 0:
-        print(json.dumps(summary, indent=2) if a.json else
-              f"{a.out}: {summary['steps']} steps, {summary['tokens']:,} tokens, {summary['tokens_per_s']:,.0f} tok/s"
-              + (f", val_loss {summary['val_loss']:.4f}, val_bpb {summary['val_bpb']:.4f}" if "val_loss" in summary
-                 else ""))
+    _print_run_summary(a, train(train_config_from_args(a), a.out, resume=a.resume))
+    return 0
+
+
+def _finetune_parser(sub) -> None:
+    p = sub.add_parser(
+        "finetune", help="fine-tune a trained run on prompt/completion pairs (JSONL), fully or with LoRA",
+        description="Supervised fine-tuning of a run of `warble train` (--model: its directory, with "
+                    "model.safetensors or checkpoints) on JSONL lines {\"prompt\": ..., \"completion\": ...}, with "
+                    "the loss on completion tokens only. Pairs longer than --seq-len lose prompt tokens from the left; "
+                    "pairs whose completion does not fit are skipped and counted; a malformed line is an error naming "
+                    "it. Validation: --val-data, else a deterministic 5% of the pairs (by prompt hash). The same "
+                    "distributed paths, checkpoints and --resume as `warble train`, and the same run directory, so "
+                    "OUT/ loads like a pretrained run. With --lora only low-rank adapters on the attention and MLP "
+                    "layers train, and OUT/model.safetensors holds the merged, plain model. Default --lr: 3e-4, or "
+                    "1e-3 with --lora; default warmup: 10% of the steps.\n\n"
+                    "  warble finetune --model run/ --data pairs.jsonl --steps 50 --out ft/\n"
+                    "  torchrun --standalone --nproc_per_node 2 -m warble finetune --model run/ --data pairs.jsonl "
+                    "--lora --parallel fsdp --out ft/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", metavar="RUN_DIR", help="the pretrained run directory (required)")
+    _add_run_flags(p, "prompt/completion pairs, JSONL (required)")
+    p.add_argument("--val-data", metavar="PAIRS", help="validation pairs, JSONL (default: 5%% of --data)")
+    p.add_argument("--val-fraction", type=float, help="share of --data held out when there is no --val-data")
+    p.add_argument("--lora", action=argparse.BooleanOptionalAction, default=None,
+                   help="train LoRA adapters only (merged into model.safetensors at the end)")
+    p.add_argument("--lora-rank", type=int, help="adapter rank (default 8; implies --lora)")
+    p.add_argument("--lora-alpha", type=float, help="adapter scale alpha, output x alpha/rank (default 16; implies "
+                   "--lora)")
+    p.set_defaults(func=_cmd_finetune)
+
+
+def finetune_config_from_args(a):
+    from dataclasses import replace
+
+    from warble.config import load_toml
+    from warble.train.finetune import LORA_LR, FinetuneConfig
+
+    cfg = train_config_from_args(a, FinetuneConfig)
+    top = {k: getattr(a, k) for k in ("model", "val_data", "val_fraction") if getattr(a, k) is not None}
+    lora = {k: v for k, v in (("rank", a.lora_rank), ("alpha", a.lora_alpha)) if v is not None}
+    if lora or a.lora is not None:
+        top["lora"] = replace(cfg.lora, enabled=a.lora if a.lora is not None else True, **lora)
+    cfg = replace(cfg, **top)
+    lr_given = a.lr is not None or "lr" in load_toml(a.config).get("optim", {})
+    if cfg.lora.enabled and not lr_given:
+        cfg = replace(cfg, optim=replace(cfg.optim, lr=LORA_LR))
+    return cfg
+
+
+def _cmd_finetune(a) -> int:
+    if not a.out:
+        raise WarbleError("--out RUN_DIR is required")
+    from warble.train.finetune import finetune
+
+    _print_run_summary(a, finetune(finetune_config_from_args(a), a.out, resume=a.resume))
     return 0
 
 
@@ -294,13 +358,13 @@ def _checkpoint_parser(sub) -> None:
 
 
 def _cmd_consolidate(a) -> int:
-    from warble.model import ModelConfig, Transformer
     from warble.train import checkpoint as ckpt
+    from warble.train.lora import plain_weights
 
     path = ckpt.resolve(a.path)
-    model = Transformer(ModelConfig(**ckpt.trainer_state(path)["model_config"]))
-    out = ckpt.consolidate(path, model, Path(a.out) if a.out else path.parent.parent / "model.safetensors")
-    print(out)
+    _, weights = plain_weights(path)  # LoRA adapters of a fine-tuning run merged: always a plain model
+    out = Path(a.out) if a.out else path.parent.parent / "model.safetensors"
+    print(ckpt.save_safetensors(weights, out, {"warble.step": str(ckpt.trainer_state(path)["step"])}))
     return 0
 
 
@@ -332,7 +396,7 @@ def _cmd_quickstart(a) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="warble", description="Warble: a platform's own language model, trained on "
                                 "its posts, for search and ads. Stages: synth -> ingest -> (tokenizer, train, "
-                                "serve, search, ads, eval).")
+                                "finetune, serve, search, ads, eval).")
     p.add_argument("--version", action="version", version=f"warble {__version__}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _synth_parser(sub)
@@ -340,6 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     _tokenizer_parser(sub)
     _tokenize_parser(sub)
     _train_parser(sub)
+    _finetune_parser(sub)
     _checkpoint_parser(sub)
     _quickstart_parser(sub)
     return p

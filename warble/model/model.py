@@ -158,9 +158,11 @@ class Transformer(nn.Module):
             def same_post_causal(b, h, q, kv):
                 return (q >= kv) & (doc_ids[b, q] == doc_ids[b, kv])
 
-            return create_block_mask(same_post_causal, doc_ids.size(0), None, T, T, device=device)
+            # _compile: the uncompiled builder materialises a B x T x T boolean on every forward.
+            return create_block_mask(same_post_causal, doc_ids.size(0), None, T, T, device=device, _compile=True)
         causal = torch.ones(T, T, dtype=torch.bool, device=device).tril()
-        # Each padding position has its own doc id, so no row is fully masked (SDPA would return zeros on CPU).
+        # Causal rows always see themselves, so no row is fully masked (SDPA returns zeros there on CPU); a row's
+        # padding is one segment of its own that attends only to padding.
         return (causal & (doc_ids[:, :, None] == doc_ids[:, None, :]))[:, None]
 
     def hidden(self, tokens, *, doc_ids=None, positions=None):

@@ -59,8 +59,11 @@ def save(run_dir: Path, step: int, model: torch.nn.Module, optimizer: torch.opti
         tmp.rename(final)  # complete checkpoints only ever appear under their final name
         (root / "latest.tmp").write_text(final.name)
         (root / "latest.tmp").replace(root / "latest")
-        for old in sorted(root.glob("step_*"))[:-keep] if keep > 0 else []:
+        steps = sorted(root.glob("step_*"), key=lambda p: int(p.name[len("step_"):]))  # numeric: step_1000000
+        for old in steps[:-keep] if keep > 0 else []:
             shutil.rmtree(old, ignore_errors=True)
+        for stale in root.glob(".tmp_step_*"):  # left by a run killed while saving
+            shutil.rmtree(stale, ignore_errors=True)
     _barrier()
     return final
 

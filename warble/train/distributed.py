@@ -8,6 +8,7 @@ Under torchrun (RANK/WORLD_SIZE in the environment) a process group is created: 
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -46,8 +47,11 @@ def setup(device: str = "auto") -> Dist:
 
 
 def teardown() -> None:
+    """Leave the process group. After an error (called from a `finally`), no barrier: the other processes may be
+    waiting in a different collective, and a barrier would hang or pair with it."""
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
+        if sys.exc_info()[0] is None:
+            dist.barrier()
         dist.destroy_process_group()
 
 
@@ -72,7 +76,8 @@ def parallelize(model: nn.Module, mode: str, d: Dist, *, bf16: bool, checkpointi
     if mode == "ddp":
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        return DDP(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None)
+        # broadcast_buffers off: the only buffers are the rotary tables, derived from the config on every rank.
+        return DDP(model, device_ids=[d.local_rank] if d.device.type == "cuda" else None, broadcast_buffers=False)
     if mode == "fsdp":
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 

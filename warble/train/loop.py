@@ -1,8 +1,15 @@
-"""`warble train`: the training loop, the same for one CPU process and for torchrun across GPU nodes.
+"""The training loop, one for pretraining (`warble train`) and fine-tuning (`warble finetune`), the same for one CPU
+process and for torchrun across GPU nodes.
 
-    build model -> parallelize (none | DDP | FSDP2) -> optimizer, schedule, packed loader
-    -> [resume from the latest DCP checkpoint] -> steps: forward/backward over micro-batches, clip, step
-    -> log, evaluate, checkpoint (every N steps, at the end, and on SIGTERM/SIGINT) -> final model + loss curve
+    build model -> [transform it (LoRA)] -> parallelize (none | DDP | FSDP2) -> [starting weights] -> optimizer,
+    schedule, data loader -> [resume from the latest DCP checkpoint] -> steps: forward/backward over micro-batches,
+    clip, step -> log, evaluate, checkpoint (every N steps, at the end, and on SIGTERM/SIGINT) -> final model + loss
+    curve
+
+What differs between pretraining and fine-tuning is passed in, so both get the same distributed paths,
+checkpoints, exact resume and run directory: the model config, a `DataSource` (packed posts from token shards, or
+prompt/completion pairs with loss on the completions only), the starting weights (`init`), and an optional
+`ModelTransform` (LoRA adapters, merged back into plain weights for model.safetensors).
 
 Determinism: on CPU in fp32 the run is bit-reproducible, and a resumed run gives the same losses as an
 uninterrupted one. Loss normalisation is by the number of target tokens in the whole global batch, so DDP over
@@ -12,24 +19,27 @@ w processes computes the same gradient as one process at the same global batch.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import shutil
 import signal
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from warble.config import save_toml
 from warble.errors import InputError
-from warble.model import Transformer, preset
+from warble.model import ModelConfig, Transformer, preset
 from warble.train import checkpoint as ckpt
 from warble.train.config import TrainConfig
-from warble.train.data import PackedLoader, eval_batches
+from warble.train.data import Batch, PackedLoader, eval_batches
 from warble.train.distributed import Dist, parallelize, resolve_parallel, setup, teardown, unwrap
 from warble.train.metrics import Reporter, peak_flops, plot_loss
 from warble.train.optim import build_optimizer
@@ -37,6 +47,59 @@ from warble.train.schedule import build_scheduler
 
 MODEL_FILE = "model.safetensors"
 MODEL_CONFIG = "model.json"
+
+
+class Loader(Protocol):
+    """This rank's share of each global batch, forever; its state resumes the stream exactly."""
+
+    def __next__(self) -> Batch: ...
+    def state_dict(self) -> dict: ...
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+class DataSource(Protocol):
+    """What a run trains and evaluates on, already fitted to the run's seq_len."""
+
+    tokenizer_dir: Path | None  # copied into the run dir, so a run is usable on its own
+    bytes_per_target: float | None  # UTF-8 bytes of validation text per predicted token (bits per byte); None:
+    # no validation data
+    summary: dict[str, Any]  # what the data holds, for the log and summary.json
+
+    def loader(self, global_batch: int, rank: int, world: int, seed: int) -> Loader: ...
+    def eval_batches(self, batch_size: int) -> Iterator[Batch]: ...
+
+
+class ModelTransform(Protocol):
+    """Changes the model before it is parallelized, and undoes the change for the exported weights (LoRA).
+
+    Parameters it adds get their values from the run's `init` or from a checkpoint, never from `init_weights`.
+    """
+
+    def apply(self, model: Transformer) -> Transformer: ...
+    def export(self, state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]: ...
+    def describe(self) -> dict: ...  # JSON, saved in checkpoints: a resume must use the same transform
+
+
+class TokenData:
+    """Pretraining data: posts packed from token shards (`warble tokenize`)."""
+
+    def __init__(self, tokens_dir: str | Path, seq_len: int):
+        self.dir, self.seq_len = Path(tokens_dir), seq_len
+        self.meta = read_tokens_meta(tokens_dir)
+        self.vocab_size = self.meta["vocab_size"]
+        self.tokenizer_dir = self.dir / "tokenizer"
+        self.summary: dict[str, Any] = {}
+        val = self.meta["splits"].get("validation") or {}
+        # Bytes per predicted token from the split's totals (each post of n tokens has n - 1 targets), so a capped
+        # evaluation still gives bits per byte.
+        self.bytes_per_target = val["bytes"] / max(1, val["tokens"] - val["docs"]) if val.get("tokens") else None
+
+    def loader(self, global_batch: int, rank: int, world: int, seed: int) -> PackedLoader:
+        return PackedLoader(self.dir, "train", global_batch=global_batch, seq_len=self.seq_len, rank=rank,
+                            world_size=world, seed=seed)
+
+    def eval_batches(self, batch_size: int) -> Iterator[Batch]:
+        return eval_batches(self.dir, "validation", batch_size, self.seq_len)
 
 
 class _StopFlag:
@@ -91,18 +154,17 @@ def _sync_context(model, last: bool):
 
 
 @torch.no_grad()
-def evaluate(model, cfg: TrainConfig, meta: dict, d: Dist, bf16: bool) -> dict[str, float]:
+def evaluate(model, data: DataSource, cfg: TrainConfig, d: Dist, bf16: bool) -> dict[str, float]:
     """Validation loss (nats per predicted token) and bits per byte, comparable across tokenizers.
 
-    Every process evaluates the same batches (FSDP needs all of them in every forward); `eval_batches` caps
-    how many. Bytes per predicted token come from the split's totals, so a capped evaluation still gives bpb.
+    Every process evaluates the same batches (FSDP needs all of them in every forward); `cfg.eval_batches` caps
+    how many.
     """
-    val = meta["splits"].get("validation") or {}
-    if not val.get("tokens"):
+    if data.bytes_per_target is None:
         return {}
     model.eval()
     loss_sum, count = 0.0, 0
-    for i, batch in enumerate(eval_batches(cfg.data, "validation", max(1, cfg.global_batch // d.world), cfg.seq_len)):
+    for i, batch in enumerate(data.eval_batches(max(1, cfg.global_batch // d.world))):
         if cfg.eval_batches and i >= cfg.eval_batches:
             break
         batch = batch.to(d.device)
@@ -117,36 +179,58 @@ def evaluate(model, cfg: TrainConfig, meta: dict, d: Dist, bf16: bool) -> dict[s
     if count == 0:
         return {}
     val_loss = loss_sum / count
-    bytes_per_target = val["bytes"] / max(1, val["tokens"] - val["docs"])  # each post of n tokens has n-1 targets
-    return {"val_loss": val_loss, "val_bpb": val_loss / math.log(2) / bytes_per_target}
+    return {"val_loss": val_loss, "val_bpb": val_loss / math.log(2) / data.bytes_per_target}
 
 
-def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False) -> dict[str, Any]:
+@contextlib.contextmanager
+def session(cfg: TrainConfig) -> Iterator[Dist]:
+    """This process's place in the job (alone, or one of torchrun's), with the config checked against it."""
     d = setup(cfg.device)
     try:
-        return _train(cfg, Path(out_dir), resume, d)
+        cfg.validate(d.world)
+        if cfg.threads:
+            torch.set_num_threads(cfg.threads)
+        yield d
     finally:
         teardown()
 
 
-def _train(cfg: TrainConfig, run: Path, resume: bool, d: Dist) -> dict[str, Any]:
-    cfg.validate(d.world)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    meta = read_tokens_meta(cfg.data)
-    mcfg = preset(cfg.preset, vocab_size=meta["vocab_size"], doc_mask=cfg.doc_mask, max_seq_len=cfg.seq_len)
+def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False) -> dict[str, Any]:
+    """Pretrain `cfg.preset` on token shards, from scratch or from `cfg.init_from`'s weights."""
+    with session(cfg) as d:
+        data = TokenData(cfg.data, cfg.seq_len)
+        mcfg = preset(cfg.preset, vocab_size=data.vocab_size, doc_mask=cfg.doc_mask, max_seq_len=cfg.seq_len)
+        init = None
+        if cfg.init_from and not resume:  # a resumed run has its weights in its own checkpoint
+            start = ckpt.resolve(cfg.init_from)
+            ckpt.check_model_config(start, asdict(mcfg))
+            init = functools.partial(ckpt.load, start, optimizer=None)
+        return run(cfg, out_dir, d, mcfg, data, resume=resume, init=init, title=f"train: {cfg.preset}")
+
+
+def run(cfg: TrainConfig, out_dir: str | Path, d: Dist, mcfg: ModelConfig, data: DataSource, *, resume: bool = False,
+        init: Callable[[nn.Module], Any] | None = None, transform: ModelTransform | None = None,
+        title: str = "train") -> dict[str, Any]:
+    """Train `mcfg` on `data` into the run dir `out_dir`; returns the summary (also written to summary.json).
+
+    `init(model)` loads the starting weights into the parallelized model (not called on resume); without it the
+    model starts from its seeded initialisation. `transform` (LoRA) is applied to the model before parallelizing.
+    """
+    run_dir = Path(out_dir)
     mode = resolve_parallel(cfg.parallel, d.world)
     bf16 = cfg.dtype == "bf16"
-    start = ckpt.latest(run) if resume else None
+    start = ckpt.latest(run_dir) if resume else None
     if resume and start is None:
-        raise InputError(f"--resume: {run} holds no complete checkpoint")
-    if not resume and ckpt.latest(run) is not None:
-        raise InputError(f"{run} already holds checkpoints; pass --resume to continue it, or choose another --out")
+        raise InputError(f"--resume: {run_dir} holds no complete checkpoint")
+    if not resume and ckpt.latest(run_dir) is not None:
+        raise InputError(f"{run_dir} already holds checkpoints; pass --resume to continue it, or choose another --out")
+    described = transform.describe() if transform is not None else None
     if start is not None:
         ckpt.check_model_config(start, asdict(mcfg))
-    init = ckpt.resolve(cfg.init_from) if cfg.init_from and start is None else None
-    if init is not None:
-        ckpt.check_model_config(init, asdict(mcfg))
+        saved = ckpt.trainer_state(start).get("transform")
+        if saved != described:
+            raise InputError(f"checkpoint {start} was trained with {saved}, this run asks for {described}: resume "
+                             "with the same settings")
 
     torch.manual_seed(cfg.seed)
     if mode == "fsdp":
@@ -154,6 +238,8 @@ def _train(cfg: TrainConfig, run: Path, resume: bool, d: Dist) -> dict[str, Any]
         # initialise them, so a model larger than one host's memory never exists whole anywhere.
         with torch.device("meta"):
             model = Transformer(mcfg)
+            if transform is not None:
+                transform.apply(model)
         model = parallelize(model, mode, d, bf16=bf16, checkpointing=cfg.activation_checkpointing,
                             shard_degree=cfg.shard_degree)
         model.to_empty(device=d.device)
@@ -162,13 +248,14 @@ def _train(cfg: TrainConfig, run: Path, resume: bool, d: Dist) -> dict[str, Any]
         # Built whole on every process with the same seed: DDP then starts every replica from the same weights,
         # and they equal a single process's.
         model = Transformer(mcfg).to(d.device)
+        if transform is not None:
+            transform.apply(model)  # before DDP, which registers the trainable parameters once
         model = parallelize(model, mode, d, bf16=False, checkpointing=cfg.activation_checkpointing)
-    if init is not None:
-        ckpt.load(init, model, None)
-    optimizer = build_optimizer(model, cfg.optim, d.device.type)
+    if init is not None and start is None:
+        init(model)
+    optimizer = build_optimizer(model, cfg.optim, d.device.type)  # trainable (requires_grad) parameters only
     scheduler = build_scheduler(optimizer, cfg.steps, cfg.schedule)
-    loader = PackedLoader(cfg.data, "train", global_batch=cfg.global_batch, seq_len=cfg.seq_len, rank=d.rank,
-                          world_size=d.world, seed=cfg.seed)
+    loader = data.loader(cfg.global_batch, d.rank, d.world, cfg.seed)
     step = 0
     if start is not None:
         state = ckpt.load(start, model, optimizer)
@@ -180,20 +267,25 @@ def _train(cfg: TrainConfig, run: Path, resume: bool, d: Dist) -> dict[str, Any]
     autocast_bf16 = bf16 and mode != "fsdp"  # FSDP2 casts through its mixed-precision policy instead
 
     if d.is_main:
-        run.mkdir(parents=True, exist_ok=True)
-        save_toml(cfg, run / "config.toml")
-        (run / MODEL_CONFIG).write_text(json.dumps(asdict(mcfg), indent=2))
-        tok_src = Path(cfg.data) / "tokenizer"
-        if tok_src.is_dir() and not (run / "tokenizer").exists():
-            shutil.copytree(tok_src, run / "tokenizer")
-    report = Reporter(run, d.is_main, cfg.steps, step)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_toml(cfg, run_dir / "config.toml")
+        (run_dir / MODEL_CONFIG).write_text(json.dumps(asdict(mcfg), indent=2))
+        tok_src = data.tokenizer_dir
+        if tok_src is not None and tok_src.is_dir() and not (run_dir / "tokenizer").exists():
+            shutil.copytree(tok_src, run_dir / "tokenizer")
+    report = Reporter(run_dir, d.is_main, cfg.steps, step)
     n_params = unwrap(model).num_params() if hasattr(unwrap(model), "num_params") else mcfg.num_params()
+    n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)  # DTensors count whole
     flops_per_token = mcfg.flops_per_token(cfg.seq_len)
     peak = peak_flops(d.device, torch.bfloat16 if bf16 else torch.float32) * d.world
     accum = cfg.accumulation(d.world)
-    report.say(f"train: {cfg.preset} ({n_params / 1e6:.2f}M params), {mode} x{d.world} on {d.device.type}, "
-               f"global batch {cfg.global_batch} x {cfg.seq_len} tokens, accumulation {accum}, steps {step}->"
-               f"{cfg.steps}, {cfg.dtype}")
+    report.say(f"{title} ({n_params / 1e6:.2f}M params"
+               + (f", {n_trainable / 1e6:.3f}M trainable" if n_trainable != n_params else "")
+               + f"), {mode} x{d.world} on {d.device.type}, global batch {cfg.global_batch} x {cfg.seq_len} tokens, "
+               f"accumulation {accum}, steps {step}->{cfg.steps}, {cfg.dtype}")
+    if data.summary:
+        report.say("data: " + ", ".join(f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}"
+                                         for k, v in data.summary.items()))
 
     stop = _StopFlag()
     stopped = False
@@ -244,7 +336,7 @@ def _train(cfg: TrainConfig, run: Path, resume: bool, d: Dist) -> dict[str, Any]
                            step_s=dt)
                 report.progress(step, step_loss, lr, tok_s, mfu)
             if cfg.eval_every and (step % cfg.eval_every == 0 or step == cfg.steps):
-                last_eval = evaluate(forward, cfg, meta, d, autocast_bf16)
+                last_eval = evaluate(forward, data, cfg, d, autocast_bf16)
                 if last_eval:
                     report.log(step, **last_eval)
                     report.say(f"step {step}: val_loss {last_eval['val_loss']:.4f}, "
@@ -253,7 +345,9 @@ def _train(cfg: TrainConfig, run: Path, resume: bool, d: Dist) -> dict[str, Any]
             if stopped or step == cfg.steps or (cfg.ckpt_every and step % cfg.ckpt_every == 0):
                 trainer = {"scheduler": scheduler.state_dict(), "loader": loader.state_dict(),
                            "rng": ckpt.rng_state(), "model_config": asdict(mcfg)}
-                path = ckpt.save(run, step, model, optimizer, trainer, is_main=d.is_main,
+                if described is not None:
+                    trainer["transform"] = described
+                path = ckpt.save(run_dir, step, model, optimizer, trainer, is_main=d.is_main,
                                  keep=cfg.keep_checkpoints)
                 report.say(f"checkpoint: {path}")
             if stopped:
@@ -267,18 +361,23 @@ def _train(cfg: TrainConfig, run: Path, resume: bool, d: Dist) -> dict[str, Any]
     summary = {"steps": step, "target_steps": cfg.steps, "stopped_early": stopped, "params": n_params,
                "tokens": tokens_seen, "seconds": wall, "tokens_per_s": tokens_seen / wall if wall else None,
                "flops_per_token": flops_per_token, "world_size": d.world, "parallel": mode, **last_eval}
+    if n_trainable != n_params:
+        summary["trainable_params"] = n_trainable
+    if data.summary:
+        summary["data"] = data.summary
     if not stopped:
-        _export_weights(model, run, d)
+        _export_weights(model, run_dir, d, transform)
     if d.is_main:
-        plot_loss(run / "metrics.jsonl", run / "loss.png")
-        (run / "summary.json").write_text(json.dumps(summary, indent=2))
+        plot_loss(run_dir / "metrics.jsonl", run_dir / "loss.png")
+        (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
 
 
-def _export_weights(model, run: Path, d: Dist) -> None:
-    """run/model.safetensors: the full fp32 weights, gathered from all processes, written by the main one."""
+def _export_weights(model, run_dir: Path, d: Dist, transform: ModelTransform | None) -> None:
+    """run_dir/model.safetensors: the full fp32 weights of the plain model (a transform undone), gathered from all
+    processes, written by the main one."""
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
     sd = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
     if d.is_main:
-        ckpt.save_safetensors(sd, run / MODEL_FILE, {})
+        ckpt.save_safetensors(transform.export(sd) if transform is not None else sd, run_dir / MODEL_FILE, {})

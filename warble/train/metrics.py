@@ -24,7 +24,10 @@ def peak_flops(device: torch.device, dtype: torch.dtype, seconds: float = 0.5) -
     key = f"{device.type}:{torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}:{dtype}:" \
           f"{torch.get_num_threads()}"
     cache_file = CACHE / "peak_flops.json"
-    cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+    try:
+        cache = json.loads(cache_file.read_text())
+    except (OSError, ValueError):  # missing, or written by an older, interrupted run
+        cache = {}
     if key in cache:
         return cache[key]
     n = 4096 if device.type == "cuda" else 1024
@@ -43,7 +46,9 @@ def peak_flops(device: torch.device, dtype: torch.dtype, seconds: float = 0.5) -
         best = max(best, 4 * 2 * n**3 / (time.perf_counter() - t0))
     cache[key] = best
     CACHE.mkdir(parents=True, exist_ok=True)
-    cache_file.write_text(json.dumps(cache, indent=1))
+    tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")  # several processes may measure at once
+    tmp.write_text(json.dumps(cache, indent=1))
+    os.replace(tmp, cache_file)
     return best
 
 
@@ -55,7 +60,13 @@ class Reporter:
         self.total = total_steps
         self.start_step = start_step
         self.t0 = time.perf_counter()
-        self.file = open(run_dir / "metrics.jsonl", "a") if enabled else None
+        self.file = None
+        if enabled:
+            path = run_dir / "metrics.jsonl"
+            if path.exists():  # a resumed run repeats the steps after its checkpoint: drop their old rows
+                rows = [line for line in path.read_text().splitlines() if json.loads(line)["step"] <= start_step]
+                path.write_text("".join(r + "\n" for r in rows))
+            self.file = open(path, "a")
         self.tb = None
         if enabled:
             try:
