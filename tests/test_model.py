@@ -303,3 +303,13 @@ def test_matches_hf_llama(tie):
         ours = m(tokens)
         theirs = hf(tokens).logits
     torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-4)
+
+
+def test_summed_loss_without_targets_is_zero_not_nan():
+    model = Transformer(preset("test", vocab_size=64, max_seq_len=16))
+    tokens = torch.randint(0, 64, (2, 8))
+    targets = torch.full((2, 8), -100)
+    loss = model(tokens, targets=targets, reduction="sum")
+    loss.backward()
+    assert loss.item() == 0.0
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)

@@ -137,3 +137,20 @@ def test_dry_run_plans_a_70b_run_on_10000_gpus():
     assert plan["gpus"] == 10_000 and 69e9 < plan["params"] < 72e9
     assert plan["fits"] and plan["memory_per_gpu_gb"]["total"] <= 80
     assert plan["step_seconds_at_mfu"] > 0
+
+
+def test_fsdp_with_accumulation_matches_one_process(tokens_dir, tmp_path):
+    """FSDP2 over 2 processes with 2 micro-batches each equals one process at the same global batch: gradients
+    must be reduced on the last micro-batch (a flag FSDP2 needs on every micro-step)."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    common = ["train", "--data", tokens_dir, *SMALL, "--steps", "4"]
+    _run([WARBLE, *common, "--out", one])
+    _run([TORCHRUN, "--standalone", "--nproc_per_node", "2", "-m", "warble", *common, "--out", two,
+          "--parallel", "fsdp", "--micro-batch", "1"])
+    a, b = _losses(one), _losses(two)
+    assert a.keys() == b.keys() and all(abs(a[s] - b[s]) < 1e-4 * abs(a[s]) for s in a), (a, b)
+
+
+def test_parallel_modes_need_torchrun(tokens_dir, tmp_path):
+    with pytest.raises(ConfigError, match="torchrun"):
+        train(_cfg(tokens_dir, steps=1, parallel="fsdp"), tmp_path / "r")

@@ -180,14 +180,15 @@ class Transformer(nn.Module):
             x = block(x, rope, mask)
         return self.norm(x)
 
-    def forward(self, tokens, *, doc_ids=None, positions=None, targets=None):
-        """Logits [B, T, vocab] in the model's compute dtype or, with targets, the mean cross-entropy (fp32) over
-        the targets that are not -100."""
+    def forward(self, tokens, *, doc_ids=None, positions=None, targets=None, reduction="mean"):
+        """Logits [B, T, vocab] in the model's compute dtype or, with targets, the cross-entropy (fp32) over the
+        targets that are not -100: their mean, or with reduction="sum" their sum (0, not NaN, when there are none:
+        what a training step that normalises by a global token count needs)."""
         h = self.hidden(tokens, doc_ids=doc_ids, positions=positions)
         logits = F.linear(h, self.tok_emb.weight if self.lm_head is None else self.lm_head.weight)
         if targets is None:
             return logits
-        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100)
+        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction=reduction)
 
 
 # Our parameter names -> Hugging Face LlamaForCausalLM's (q_norm / k_norm are Qwen3's names for QK-norm).

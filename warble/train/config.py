@@ -39,9 +39,17 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
-    def validate(self, world: int) -> None:
+    def validate(self, world: int, launched: bool = False) -> None:
+        """Check against the job: `world` processes, `launched` by torchrun (or not)."""
         if not self.data:
             raise ConfigError("--data TOKENS_DIR is required")
+        if self.parallel in ("ddp", "fsdp") and not launched:
+            raise ConfigError(f"--parallel {self.parallel} runs under torchrun: torchrun --nproc_per_node N -m warble "
+                              "train ...")
+        if self.parallel == "none" and world > 1:
+            raise ConfigError(f"--parallel none under torchrun would train {world} unrelated copies; use ddp or fsdp")
+        if self.micro_batch < 0:
+            raise ConfigError("--micro-batch must be >= 1 (0: no accumulation)")
         if self.steps < 1 or self.global_batch < 1 or self.seq_len < 2:
             raise ConfigError("steps, global_batch must be >= 1 and seq_len >= 2")
         if self.parallel not in PARALLEL:

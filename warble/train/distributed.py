@@ -41,7 +41,7 @@ def setup(device: str = "auto") -> Dist:
     dev = torch.device("cuda", local_rank) if use_cuda else torch.device("cpu")
     if use_cuda:
         torch.cuda.set_device(dev)
-    if world > 1 and not dist.is_initialized():
+    if "RANK" in os.environ and not dist.is_initialized():  # launched by torchrun, even with one process
         dist.init_process_group("nccl" if use_cuda else "gloo", device_id=dev if use_cuda else None)
     return Dist(rank, world, local_rank, dev)
 

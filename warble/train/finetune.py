@@ -63,7 +63,7 @@ class FinetuneConfig(TrainConfig):
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=FULL_LR))
     schedule: ScheduleConfig = field(default_factory=lambda: ScheduleConfig(warmup_steps=0.1))  # 10% of the run
 
-    def validate(self, world: int) -> None:
+    def validate(self, world: int, launched: bool = False) -> None:
         if not self.data:
             raise ConfigError("--data PAIRS.jsonl is required")
         if not self.model:
@@ -72,7 +72,7 @@ class FinetuneConfig(TrainConfig):
             raise ConfigError("finetune starts from --model: preset and init_from are for `warble train`")
         if not 0 <= self.val_fraction < 1:
             raise ConfigError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
-        super().validate(world)
+        super().validate(world, launched)
 
 
 # ---------------------------------------------------------------------------------------------------- pairs

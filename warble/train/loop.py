@@ -22,6 +22,7 @@ import contextlib
 import functools
 import json
 import math
+import os
 import shutil
 import signal
 import time
@@ -39,6 +40,7 @@ from warble.errors import InputError
 from warble.model import ModelConfig, Transformer, preset
 from warble.train import checkpoint as ckpt
 from warble.train.config import TrainConfig
+from warble.tokenizer.shards import load_meta
 from warble.train.data import Batch, PackedLoader, eval_batches
 from warble.train.distributed import Dist, parallelize, resolve_parallel, setup, teardown, unwrap
 from warble.train.metrics import Reporter, peak_flops, plot_loss
@@ -129,10 +131,7 @@ class _StopFlag:
 
 
 def read_tokens_meta(tokens_dir: str | Path) -> dict[str, Any]:
-    meta = Path(tokens_dir) / "meta.json"
-    if not meta.exists():
-        raise InputError(f"{tokens_dir} holds no token shards (no meta.json); run `warble tokenize` first")
-    m = json.loads(meta.read_text())
+    m = load_meta(tokens_dir)
     if not m.get("splits", {}).get("train", {}).get("tokens"):
         raise InputError(f"{tokens_dir} has no training tokens")
     return m
@@ -142,15 +141,12 @@ def _autocast(device: torch.device, bf16: bool):
     return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
 
 
-def _sync_context(model, last: bool):
-    """No gradient all-reduce on all but the last micro-batch of an accumulation (DDP and FSDP2)."""
-    if last:
-        return contextlib.nullcontext()
-    if hasattr(model, "no_sync"):
-        return model.no_sync()
+def _micro_sync(model, last: bool):
+    """Gradients are reduced across processes only on the last micro-batch of an accumulation: DDP through its
+    no_sync() context, FSDP2 through a flag that must be set on every micro-step (True on the last)."""
     if hasattr(model, "set_requires_gradient_sync"):
-        model.set_requires_gradient_sync(False)
-    return contextlib.nullcontext()
+        model.set_requires_gradient_sync(last)
+    return model.no_sync() if hasattr(model, "no_sync") and not last else contextlib.nullcontext()
 
 
 @torch.no_grad()
@@ -164,7 +160,7 @@ def evaluate(model, data: DataSource, cfg: TrainConfig, d: Dist, bf16: bool) -> 
         return {}
     model.eval()
     loss_sum, count = 0.0, 0
-    for i, batch in enumerate(data.eval_batches(max(1, cfg.global_batch // d.world))):
+    for i, batch in enumerate(data.eval_batches(cfg.micro_batch or max(1, cfg.global_batch // d.world))):
         if cfg.eval_batches and i >= cfg.eval_batches:
             break
         batch = batch.to(d.device)
@@ -187,7 +183,7 @@ def session(cfg: TrainConfig) -> Iterator[Dist]:
     """This process's place in the job (alone, or one of torchrun's), with the config checked against it."""
     d = setup(cfg.device)
     try:
-        cfg.validate(d.world)
+        cfg.validate(d.world, launched="RANK" in os.environ)
         if cfg.threads:
             torch.set_num_threads(cfg.threads)
         yield d
@@ -233,7 +229,7 @@ def run(cfg: TrainConfig, out_dir: str | Path, d: Dist, mcfg: ModelConfig, data:
                              "with the same settings")
 
     torch.manual_seed(cfg.seed)
-    if mode == "fsdp":
+    if mode == "fsdp" and d.device.type == "cuda":
         # As torchtitan does: build on the meta device, shard, then allocate only this process's shards and
         # initialise them, so a model larger than one host's memory never exists whole anywhere.
         with torch.device("meta"):
@@ -245,12 +241,14 @@ def run(cfg: TrainConfig, out_dir: str | Path, d: Dist, mcfg: ModelConfig, data:
         model.to_empty(device=d.device)
         model.init_weights()
     else:
-        # Built whole on every process with the same seed: DDP then starts every replica from the same weights,
-        # and they equal a single process's.
+        # Built whole on every process with the same seed, then wrapped or sharded: every layout starts from a
+        # single process's weights. (On CPU FSDP2 too: gloo meshes have no DTensor RNG, and initialising shards
+        # from one seeded generator would repeat the same block in every shard.)
         model = Transformer(mcfg).to(d.device)
         if transform is not None:
             transform.apply(model)  # before DDP, which registers the trainable parameters once
-        model = parallelize(model, mode, d, bf16=False, checkpointing=cfg.activation_checkpointing)
+        model = parallelize(model, mode, d, bf16=bf16 and mode == "fsdp", checkpointing=cfg.activation_checkpointing,
+                            shard_degree=cfg.shard_degree)
     if init is not None and start is None:
         init(model)
     optimizer = build_optimizer(model, cfg.optim, d.device.type)  # trainable (requires_grad) parameters only
@@ -259,7 +257,12 @@ def run(cfg: TrainConfig, out_dir: str | Path, d: Dist, mcfg: ModelConfig, data:
     step = 0
     if start is not None:
         state = ckpt.load(start, model, optimizer)
+        base_lrs = list(scheduler.base_lrs)  # this run's --lr, not the one saved with the checkpoint
         scheduler.load_state_dict(state["scheduler"])
+        # The saved rates were computed for the saved total steps: recompute them for this run's schedule.
+        scheduler.base_lrs = base_lrs
+        for g, base, factor in zip(optimizer.param_groups, base_lrs, scheduler.lr_lambdas):
+            g["initial_lr"], g["lr"] = base, base * factor(scheduler.last_epoch)
         loader.load_state_dict(state["loader"])
         ckpt.set_rng_state(state["rng"])
         step = state["step"]
@@ -305,15 +308,14 @@ def run(cfg: TrainConfig, out_dir: str | Path, d: Dist, mcfg: ModelConfig, data:
             loss_sum = torch.zeros((), device=d.device)
             for m in range(accum):
                 sl = slice(m * micro, (m + 1) * micro)
-                n_micro = (batch.targets[sl] != -100).sum()
-                with _sync_context(model, m == accum - 1), _autocast(d.device, autocast_bf16):
+                with _micro_sync(model, m == accum - 1), _autocast(d.device, autocast_bf16):
+                    # A summed loss: a micro-batch without targets adds 0 (a mean would be NaN).
                     loss = forward(batch.tokens[sl], targets=batch.targets[sl], doc_ids=batch.doc_ids[sl],
-                                   positions=batch.positions[sl])
-                    scaled = loss * n_micro * d.world / n_global.clamp(min=1)
-                scaled.backward()
-                loss_sum += loss.detach() * n_micro
-            if hasattr(model, "set_requires_gradient_sync"):
-                model.set_requires_gradient_sync(True)
+                                   positions=batch.positions[sl], reduction="sum")
+                (loss * d.world / n_global.clamp(min=1)).backward()
+                loss_sum += loss.detach()
+            lr = next((g["lr"] for g in optimizer.param_groups if not g.get("use_muon")),
+                      optimizer.param_groups[0]["lr"])  # this step's (AdamW) rate, before the schedule moves on
             grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
             if hasattr(grad_norm, "full_tensor"):
                 grad_norm = grad_norm.full_tensor()
@@ -331,7 +333,6 @@ def run(cfg: TrainConfig, out_dir: str | Path, d: Dist, mcfg: ModelConfig, data:
             if cfg.log_every and (step % cfg.log_every == 0 or step == cfg.steps or step == 1):
                 tok_s = cfg.global_batch * cfg.seq_len / dt
                 mfu = tok_s * flops_per_token / peak
-                lr = scheduler.get_last_lr()[0]
                 report.log(step, loss=step_loss, lr=lr, grad_norm=float(grad_norm), tokens_per_s=tok_s, mfu=mfu,
                            step_s=dt)
                 report.progress(step, step_loss, lr, tok_s, mfu)
