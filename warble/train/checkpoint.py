@@ -9,8 +9,10 @@ processes (DDP or FSDP2) loads on M. `consolidate` turns one into a single-file 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import shutil
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,14 @@ from torch.distributed.checkpoint.state_dict import (
 from warble.errors import InputError
 
 TRAINER_FILE = "trainer.json"
+
+
+@contextlib.contextmanager
+def _single_process_ok():
+    """DCP warns that it 'assumes a single process' whenever there is no process group: that is the intent here."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="torch.distributed is disabled")
+        yield
 
 
 def _barrier() -> None:
@@ -51,7 +61,8 @@ def save(run_dir: Path, step: int, model: torch.nn.Module, optimizer: torch.opti
         tmp.mkdir(parents=True)
     _barrier()
     model_sd, optim_sd = get_state_dict(model, optimizer)
-    dcp.save({"model": model_sd, "optim": optim_sd}, checkpoint_id=str(tmp))
+    with _single_process_ok():
+        dcp.save({"model": model_sd, "optim": optim_sd}, checkpoint_id=str(tmp))
     _barrier()
     if is_main:
         (tmp / TRAINER_FILE).write_text(json.dumps({**trainer, "step": step}, indent=2))
@@ -105,12 +116,14 @@ def load(ckpt: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer | 
     """Load model (and optimizer) state in place, resharding to this run's layout; returns trainer.json."""
     if optimizer is None:
         state = {"model": get_model_state_dict(model)}
-        dcp.load(state, checkpoint_id=str(ckpt))
+        with _single_process_ok():
+            dcp.load(state, checkpoint_id=str(ckpt))
         set_model_state_dict(model, state["model"])
     else:
         model_sd, optim_sd = get_state_dict(model, optimizer)
         state = {"model": model_sd, "optim": optim_sd}
-        dcp.load(state, checkpoint_id=str(ckpt))
+        with _single_process_ok():
+            dcp.load(state, checkpoint_id=str(ckpt))
         set_state_dict(model, optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
     return trainer_state(ckpt)
 
