@@ -137,6 +137,11 @@ def test_dry_run_plans_a_70b_run_on_10000_gpus():
     assert plan["gpus"] == 10_000 and 69e9 < plan["params"] < 72e9
     assert plan["fits"] and plan["memory_per_gpu_gb"]["total"] <= 80
     assert plan["step_seconds_at_mfu"] > 0
+    p = _run([WARBLE, "train", "--preset", "8b", "--dry-run", "--nodes", "2", "--seq-len", "4096", "--micro-batch", "2",
+              "--global-batch", "1024", "--shard-degree", "16", "--json"])
+    plan = json.loads(p.stdout)  # every flag a training run would take shapes the plan
+    assert (plan["seq_len"], plan["micro_batch"], plan["tokens_per_step"]) == (4096, 2, 1024 * 4096)
+    assert plan["layout"] == "FSDP2 over 16 GPUs"
 
 
 def test_fsdp_with_accumulation_matches_one_process(tokens_dir, tmp_path):

@@ -277,10 +277,17 @@ def _print_run_summary(a, summary: dict) -> None:
 
 def _cmd_train(a) -> int:
     if a.dry_run:
+        from dataclasses import replace
+
         from warble.train.plan import PlanRequest, format_plan, plan
 
-        p = plan(PlanRequest(preset=a.preset or "tiny", nodes=a.nodes, gpus_per_node=a.gpus_per_node, gpu=a.gpu,
-                             **({"seq_len": a.seq_len} if a.seq_len else {})))
+        req = PlanRequest(preset=a.preset or "tiny", nodes=a.nodes, gpus_per_node=a.gpus_per_node, gpu=a.gpu)
+        given = {"seq_len": a.seq_len, "micro_batch": a.micro_batch, "shard_degree": a.shard_degree,
+                 "activation_checkpointing": a.activation_checkpointing}
+        req = replace(req, **{k: v for k, v in given.items() if v is not None})
+        if a.global_batch:  # sequences, as in training; the plan counts tokens
+            req = replace(req, global_batch_tokens=a.global_batch * req.seq_len)
+        p = plan(req)
         print(json.dumps(p, indent=2) if a.json else format_plan(p))
         return 0
     if not a.out:

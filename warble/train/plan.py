@@ -7,7 +7,8 @@ size (so the per-GPU shard sizes are FSDP's own, not a formula's), and estimates
   group; one unsharded bf16 block in flight (two with prefetch); activations after Korthikanti et al. 2022
   ("Reducing Activation Recomputation"): 34*s*b*h bytes per layer without recomputation (their s*b*h*(34 +
   5*a*s/h) less the attention-score term, which flash attention never materialises), and with full activation
-  checkpointing 2*s*b*h bytes per layer plus one layer's full activations; logits in bf16 plus the fp32 loss.
+  checkpointing 2*s*b*h bytes per layer plus one layer's full activations; logits: bf16 values, the fp32 copy the
+  loss reads, and their gradients (12 bytes per vocabulary entry per token).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def plan(req: PlanRequest) -> dict[str, Any]:
     h, a, s, b, L, V = cfg.d_model, cfg.n_heads, req.seq_len, req.micro_batch, cfg.n_layers, cfg.vocab_size
     layer_act = 34 * s * b * h
     activations = (2 * s * b * h * L + layer_act) if req.activation_checkpointing else layer_act * L
-    logits = s * b * V * (2 + 4)
+    logits = s * b * V * (2 + 4 + 4 + 2)  # bf16 logits, their fp32 copy for the loss, its fp32 and bf16 gradients
     block_params = params / L
     transient = 2 * 2 * block_params  # two unsharded bf16 blocks (current + prefetched)
 
