@@ -27,6 +27,11 @@ MAX_RECORD_BYTES = 1 << 20  # one raw record (a JSON line, a CSV row) above 1 Mi
 
 _HTML_TAG = re.compile(r"<[^>]*>")
 
+
+def client_name(source: str) -> str:
+    """The posting client without v1.1's HTML anchor: '<a href="...">Hootsuite</a>' -> 'Hootsuite'."""
+    return _HTML_TAG.sub("", source).strip() if "<" in source else source
+
 STRING_ID_FIELDS = ("id", "author_id", "conversation_id", "reply_to_id", "quote_of_id", "repost_of_id")
 COUNT_FIELDS = ("like_count", "repost_count", "reply_count", "quote_count", "view_count", "author_followers")
 LIST_FIELDS = ("hashtags", "mentions", "urls")
@@ -200,8 +205,8 @@ def validate_post(record: dict[str, Any]) -> dict[str, Any]:
         out[name] = _as_id(name, record.get(name), False)
     for name in ("author_handle", "lang", "source"):
         value = record.get(name)
-        if name == "source" and isinstance(value, str) and "<" in value:
-            value = _HTML_TAG.sub("", value).strip()  # v1.1 and some exports: '<a href="...">Hootsuite</a>'
+        if name == "source" and isinstance(value, str):
+            value = client_name(value)
         if value is not None and not isinstance(value, str):
             raise RecordError("wrong_type", f"{name} is {type(value).__name__}")
         if value is not None and len(value) > 256:

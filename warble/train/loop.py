@@ -38,9 +38,9 @@ from torch import nn
 from warble.config import save_toml
 from warble.errors import InputError
 from warble.model import ModelConfig, Transformer, preset
+from warble.tokenizer.shards import load_meta
 from warble.train import checkpoint as ckpt
 from warble.train.config import TrainConfig
-from warble.tokenizer.shards import load_meta
 from warble.train.data import Batch, PackedLoader, eval_batches
 from warble.train.distributed import Dist, parallelize, resolve_parallel, setup, teardown, unwrap
 from warble.train.metrics import Reporter, peak_flops, plot_loss
@@ -277,7 +277,7 @@ def run(cfg: TrainConfig, out_dir: str | Path, d: Dist, mcfg: ModelConfig, data:
         if tok_src is not None and tok_src.is_dir() and not (run_dir / "tokenizer").exists():
             shutil.copytree(tok_src, run_dir / "tokenizer")
     report = Reporter(run_dir, d.is_main, cfg.steps, step)
-    n_params = unwrap(model).num_params() if hasattr(unwrap(model), "num_params") else mcfg.num_params()
+    n_params = unwrap(model).num_params()
     n_trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)  # DTensors count whole
     flops_per_token = mcfg.flops_per_token(cfg.seq_len)
     peak = peak_flops(d.device, torch.bfloat16 if bf16 else torch.float32) * d.world

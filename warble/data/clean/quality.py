@@ -16,6 +16,7 @@ import pyarrow as pa
 
 from warble.data.clean.pii import PLACEHOLDERS
 from warble.data.clean.placeholders import SOCIAL_RE, URL_PLACEHOLDER
+from warble.data.schema import client_name
 from warble.data.stages import StageResult, drop_rows
 
 
@@ -55,7 +56,6 @@ _UNSPACED_RE = re.compile(  # Thai, Lao, Myanmar, Khmer, kana, Han, halfwidth ka
     "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff66-\uff9f]"
 )
 _WORD_RE = re.compile(r"\w+")
-_HTML_TAG_RE = re.compile(r"<[^>]*>")
 
 
 def count_words(text: str) -> int:
@@ -69,7 +69,7 @@ def count_words(text: str) -> int:
 @lru_cache(maxsize=4096)  # a dump has few distinct clients
 def _client(source: str) -> str:
     """'<a href="https://dlvr.it" rel="nofollow">dlvr.it</a>' (Twitter v1.1) or 'dlvr.it' -> 'dlvr.it'."""
-    return _HTML_TAG_RE.sub("", source).strip().casefold()
+    return client_name(source).strip().casefold()
 
 
 class QualityStage:
