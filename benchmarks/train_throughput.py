@@ -49,6 +49,7 @@ from typing import Callable
 
 import numpy as np
 import torch
+from bench_model import build_tokens
 
 TARGETS = {"hf_padded": 2.0, "hf_packed": 1.3}
 GRAD_CLIP = 1.0
@@ -59,22 +60,6 @@ def log(msg: str) -> None:
 
 
 # ----------------------------------------------------------------------------------------------------- data
-def build_tokens(work: Path, posts: int, vocab_size: int, seed: int) -> Path:
-    """Synthetic dump -> clean corpus -> tokenizer -> token shards, all under `work`; returns the tokens dir."""
-    from warble.data.pipeline import IngestConfig, run_ingest
-    from warble.data.synth import synthesize
-    from warble.tokenizer import tokenize_corpus, train_tokenizer
-
-    t0 = time.perf_counter()
-    synthesize(work / "raw", posts, seed=seed, workers=1, progress=False)
-    run_ingest([str(work / "raw")], work / "corpus", IngestConfig(workers=1), progress=False, log=lambda *a: None)
-    train_tokenizer(work / "corpus", work / "tok", vocab_size=vocab_size, progress=False)
-    tokenize_corpus(work / "corpus", work / "tok", work / "tokens", workers=1, progress=False)
-    shutil.rmtree(work / "raw", ignore_errors=True)
-    log(f"data: {posts:,} synthetic posts -> token shards in {time.perf_counter() - t0:.1f} s")
-    return work / "tokens"
-
-
 def segments(batch, pad_id: int) -> list[np.ndarray]:
     """The posts (or pieces of posts cut at seq_len) of a packed Batch, in row order, padding left out.
 

@@ -48,3 +48,16 @@ def tokens_dir(corpus_dir, tmp_path_factory) -> Path:
     train_tokenizer(corpus_dir, root / "tok", vocab_size=1024, progress=False)
     tokenize_corpus(corpus_dir, root / "tok", root / "tokens", workers=1, progress=False)
     return root / "tokens"
+
+
+@pytest.fixture(scope="session")
+def run_dir(tokens_dir, tmp_path_factory) -> Path:
+    """A small trained run (test preset, 40 steps on the small corpus): what generate/serve/export read."""
+    from warble.train.config import TrainConfig
+    from warble.train.loop import train
+    from warble.train.schedule import ScheduleConfig
+
+    run = tmp_path_factory.mktemp("run") / "run"
+    train(TrainConfig(data=str(tokens_dir), preset="test", seq_len=128, global_batch=8, steps=40, eval_every=0,
+                      log_every=10, threads=1, schedule=ScheduleConfig(warmup_steps=5)), run)
+    return run

@@ -236,8 +236,11 @@ def _train_parser(sub) -> None:
                     "  warble train --preset 70b --dry-run --nodes 1250 --gpus-per-node 8",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _add_run_flags(p, "token shards directory (warble tokenize)")
-    p.add_argument("--preset", help="model size: test, tiny, cpu, 125m, 1b, 8b, 70b (default tiny)")
-    p.add_argument("--init-from", metavar="RUN_OR_CKPT", help="start from these weights (e.g. warble import)")
+    p.add_argument("--preset", help="model size: test, tiny, cpu, 125m, 1b, 8b, 70b (default tiny; with --init-from "
+                   "the shape is the starting model's, and a --preset given must match it)")
+    p.add_argument("--init-from", metavar="RUN_OR_CKPT",
+                   help="start from this model, shape and weights: a run directory with model.safetensors + "
+                        "model.json (a finished run, or warble import) or a DCP checkpoint")
     p.add_argument("--dry-run", action="store_true", help="plan a run (model, layout, memory per GPU, step time) "
                    "without data or GPUs (--json: the plan as JSON)")
     p.add_argument("--nodes", type=int, default=1, help="dry run: nodes")
@@ -375,7 +378,182 @@ def _cmd_consolidate(a) -> int:
     return 0
 
 
+# ---------------------------------------------------------------------------------------------------- export, import
+def _export_parser(sub) -> None:
+    p = sub.add_parser(
+        "export", help="write a trained run as a Hugging Face transformers model (vLLM serves it)",
+        description="Write a run (its model.safetensors, or its latest checkpoint) as a transformers model directory: "
+                    "config.json (LlamaForCausalLM; Qwen3ForCausalLM for a model with QK-norm), model.safetensors, "
+                    "tokenizer.json, tokenizer_config.json, special_tokens_map.json, generation_config.json. "
+                    "AutoModelForCausalLM.from_pretrained(OUT) gives Warble's logits. docs/INTEROP.md.\n\n"
+                    "  warble export --model run/ --format hf --out hf/\n"
+                    "  warble export --model run/ --format hf --dtype bf16 --out hf-bf16/   # for GPU serving",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, metavar="RUN_DIR", help="a run directory (warble train, finetune, import)")
+    p.add_argument("--format", dest="fmt", choices=["hf"], default="hf", help="hf: Hugging Face transformers")
+    p.add_argument("--out", required=True, help="output directory (must be new or empty, unless --overwrite)")
+    p.add_argument("--dtype", choices=["fp32", "bf16", "fp16"], default="fp32",
+                   help="weight precision: fp32 (default, exact), bf16 (GPU serving), fp16")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(a) -> int:
+    from warble.model.hf import export_hf
+
+    print(json.dumps(export_hf(a.model, a.out, dtype=a.dtype, overwrite=a.overwrite), indent=2))
+    return 0
+
+
+def _import_parser(sub) -> None:
+    p = sub.add_parser(
+        "import", help="turn a Hugging Face Llama checkpoint into a Warble run (for warble train --init-from)",
+        description="Read a transformers checkpoint directory (config.json + model.safetensors, sharded safetensors "
+                    "or pytorch_model.bin) of a LlamaForCausalLM (or a Qwen3ForCausalLM without sliding windows) and "
+                    "write a Warble run directory: model.json, model.safetensors (fp32) and tokenizer/ when the "
+                    "checkpoint carries a Warble tokenizer (another tokenizer is kept in hf_tokenizer/). What Warble's "
+                    "model cannot represent (biases, scaled rotary, another activation, ...) is refused by name. "
+                    "docs/INTEROP.md.\n\n"
+                    "  warble import hf/ --out imported/\n"
+                    "  warble train --data tokens/ --init-from imported/ --steps 1000 --out continued/",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("hf_dir", metavar="HF_DIR", help="a transformers model directory (save_pretrained, warble export)")
+    p.add_argument("--out", required=True, help="run directory to write (must be new or empty, unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out")
+    p.set_defaults(func=_cmd_import)
+
+
+def _cmd_import(a) -> int:
+    from warble.model.hf import import_hf
+
+    print(json.dumps(import_hf(a.hf_dir, a.out, overwrite=a.overwrite), indent=2))
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------------- quickstart
+# ---------------------------------------------------------------------------------------------------- generate
+def _generate_parser(sub) -> None:
+    p = sub.add_parser(
+        "generate", help="generate posts from a trained model",
+        description="Continue each prompt with the model of a run directory (KV-cached, batched: every prompt and "
+                    "--n sample in one continuous batch). Prompts come from --prompt (repeatable) and/or "
+                    "--prompts-file (one per line; JSONL lines {\"prompt\": ...} also work); no prompt starts posts "
+                    "from scratch. Metadata control tokens (--lang, --reply/--original, --engagement, --topic) "
+                    "condition the posts as the model saw them in training.\n\n"
+                    "  warble generate --model run/ --prompt \"just landed in\" --max-tokens 30 --seed 7\n"
+                    "  warble generate --model run/ --lang es --topic sports --n 5 --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", required=True, metavar="RUN_DIR", help="a run directory (train, finetune, import)")
+    p.add_argument("--prompt", action="append", default=[], help="a prompt (repeatable)")
+    p.add_argument("--prompts-file", metavar="FILE", help="prompts, one per line (or JSONL with a prompt field)")
+    p.add_argument("--n", type=int, default=1, help="completions per prompt (seeds seed, seed+1, ...)")
+    p.add_argument("--max-tokens", type=int, default=64, help="new tokens at most (default 64)")
+    p.add_argument("--temperature", type=float, default=0.8, help="0 = greedy (default 0.8)")
+    p.add_argument("--top-k", type=int, default=0, help="0 = off (default)")
+    p.add_argument("--top-p", type=float, default=0.95, help="nucleus sampling; 1 = off (default 0.95)")
+    p.add_argument("--min-p", type=float, default=0.0, help="0 = off (default)")
+    p.add_argument("--repetition-penalty", type=float, default=1.0, help="1 = off (default)")
+    p.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
+    p.add_argument("--seed", type=int, help="same seed, same text (default: random)")
+    p.add_argument("--logprobs", type=int, metavar="K", help="with --json: each token's logprob and K alternatives")
+    p.add_argument("--lang", help="condition: language code, e.g. en")
+    reply = p.add_mutually_exclusive_group()
+    reply.add_argument("--reply", dest="reply", action="store_true", default=None, help="condition: a reply")
+    reply.add_argument("--original", dest="reply", action="store_false", help="condition: an original post")
+    p.add_argument("--engagement", type=int, metavar="LIKES_PLUS_REPOSTS", help="condition: engagement (bucketed)")
+    p.add_argument("--topic", help="condition: topic (one the tokenizer knows, else 'other')")
+    p.add_argument("--json", action="store_true", help="one JSON object per completion (JSONL)")
+    p.add_argument("--stream", action="store_true", help="print tokens as they come (one prompt, --n 1, no --json)")
+    p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda, cuda:N")
+    p.add_argument("--dtype", default="auto", help="auto (bf16 where the hardware has it, else fp32), fp32, bf16")
+    p.add_argument("--max-batch", type=int, default=32, help="sequences decoded together (default 32)")
+    p.set_defaults(func=_cmd_generate)
+
+
+def _read_prompts(path: str) -> list[str]:
+    from warble.errors import InputError
+
+    prompts = []
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(f"--prompts-file {path}: cannot read it ({e})") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        if line.lstrip().startswith("{"):
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise InputError(f"{path}:{n}: not valid JSON ({e.msg})") from None
+            if not isinstance(obj, dict) or not isinstance(obj.get("prompt"), str):
+                raise InputError(f"{path}:{n}: expected {{\"prompt\": \"...\"}}")
+            prompts.append(obj["prompt"])
+        else:
+            prompts.append(line)
+    return prompts
+
+
+def _cmd_generate(a) -> int:
+    from dataclasses import asdict
+
+    from warble.serve.engine import Engine
+    from warble.serve.types import SamplingParams
+
+    if a.n < 1:
+        raise WarbleError("--n must be at least 1")
+    prompts = list(a.prompt) + (_read_prompts(a.prompts_file) if a.prompts_file else [])
+    prompts = prompts or [""]
+    conditions = {k: v for k, v in (("lang", a.lang), ("reply", a.reply), ("engagement", a.engagement),
+                                    ("topic", a.topic)) if v is not None}
+
+    def params(i: int) -> SamplingParams:
+        return SamplingParams(max_tokens=a.max_tokens, temperature=a.temperature, top_k=a.top_k, top_p=a.top_p,
+                              min_p=a.min_p, repetition_penalty=a.repetition_penalty, stop=tuple(a.stop),
+                              seed=None if a.seed is None else a.seed + i, logprobs=a.logprobs,
+                              conditions=conditions or None)
+
+    params(0)  # bad sampling flags fail before the model loads
+    engine = Engine.load(a.model, device=a.device, dtype=a.dtype, max_batch=a.max_batch)
+    try:
+        if a.stream and len(prompts) == 1 and a.n == 1 and not a.json:
+            print(prompts[0], end="", flush=True)
+            for delta in engine.stream(prompts[0], params(0)):
+                print(delta.text, end="", flush=True)
+            print()
+            return 0
+        jobs = [(p, i) for p in prompts for i in range(a.n)]
+        completions = engine.generate([p for p, _ in jobs], [params(i) for _, i in jobs])
+        for (prompt, i), c in zip(jobs, completions):
+            if a.json:
+                out = {"prompt": prompt, "index": i, "text": c.text, "finish_reason": c.finish_reason,
+                       "prompt_tokens": c.prompt_tokens, "completion_tokens": c.completion_tokens}
+                if c.logprobs is not None:
+                    out["logprobs"] = [asdict(e) for e in c.logprobs]
+                print(json.dumps(out, ensure_ascii=False))
+            else:
+                print(f"{prompt}{c.text}")
+    finally:
+        engine.shutdown()
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------- serve
+def _serve_parser(sub) -> None:
+    from warble.serve.app import add_serve_arguments, cmd_serve
+
+    p = sub.add_parser(
+        "serve", help="serve a model over the OpenAI-compatible HTTP API",
+        description="Serve a run directory's model with FastAPI + uvicorn: /v1/models, /v1/completions (streaming, "
+                    "logprobs, echo, n, stop, seed), /v1/embeddings, /health, /metrics (Prometheus), /docs. "
+                    "Concurrent requests share one continuously batched engine. docs/SERVING.md.\n\n"
+                    "  warble serve --model run/ --port 8000 --api-key secret\n"
+                    "  # then: openai.OpenAI(base_url=\"http://127.0.0.1:8000/v1\", api_key=\"secret\")",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_serve_arguments(p)
+    p.set_defaults(func=cmd_serve)
+
+
 def _quickstart_parser(sub) -> None:
     p = sub.add_parser("quickstart", help="run the whole pipeline on the embedded default corpus, end in a report",
                        description="Simulate a platform, ingest it, train a tokenizer and a small model on it, "
@@ -413,6 +591,10 @@ def build_parser() -> argparse.ArgumentParser:
     _train_parser(sub)
     _finetune_parser(sub)
     _checkpoint_parser(sub)
+    _export_parser(sub)
+    _import_parser(sub)
+    _generate_parser(sub)
+    _serve_parser(sub)
     _quickstart_parser(sub)
     return p
 

@@ -88,27 +88,23 @@ SAMPLE_CONDITIONS = [{"lang": "en", "reply": False, "engagement": 0}, {"lang": "
 
 
 def _train(out: Path, preset: str, steps: int, seed: int) -> tuple[dict, list[dict]]:
-    """Train in this process (bf16 autocast: ~2.5x fp32 on CPU) and sample a few conditioned posts."""
-    import torch
-    from safetensors.torch import load_file
-
-    from warble.model import ModelConfig, Transformer
-    from warble.tokenizer import Tokenizer
+    """Train in this process (bf16 autocast: ~2.5x fp32 on CPU), then sample a few conditioned posts with the
+    serving engine (the way every later stage uses the model)."""
+    from warble.serve.engine import Engine
+    from warble.serve.types import SamplingParams
     from warble.train.config import TrainConfig
-    from warble.train.loop import MODEL_CONFIG, MODEL_FILE, train
-    from warble.train.samples import sample_posts
+    from warble.train.loop import train
 
     run = out / "run"
     cfg = TrainConfig(data=str(out / "tokens"), preset=preset, steps=steps, global_batch=8, seq_len=256,
                       dtype="bf16", seed=seed, log_every=max(1, steps // 20), eval_every=max(1, steps // 4),
                       ckpt_every=0)
     summary = train(cfg, run)
-    model = Transformer(ModelConfig(**json.loads((run / MODEL_CONFIG).read_text())))
-    model.load_state_dict(load_file(run / MODEL_FILE))
-    tok = Tokenizer.load(run / "tokenizer")
-    with torch.autocast("cpu", dtype=torch.bfloat16):
-        texts = sample_posts(model, tok, SAMPLE_CONDITIONS, seed=seed)
-    return summary, [{"conditions": c, "text": t} for c, t in zip(SAMPLE_CONDITIONS, texts)]
+    with Engine.load(run) as engine:
+        params = [SamplingParams(max_tokens=48, temperature=0.8, top_k=50, seed=seed + i, conditions=c)
+                  for i, c in enumerate(SAMPLE_CONDITIONS)]
+        completions = engine.generate([""] * len(params), params)
+    return summary, [{"conditions": c, "text": x.text} for c, x in zip(SAMPLE_CONDITIONS, completions)]
 
 
 def _counts_table(title: str, counts: dict) -> str:

@@ -7,6 +7,9 @@ no biases, tied or untied embeddings. Parameter names map one to one onto Huggin
 Rows are packed with several posts. With `doc_ids` a token attends only to earlier tokens of its own post, and
 `positions` (restarting at 0 for each post) drive the rotary embeddings, so a packed post is computed exactly as if
 it were alone.
+
+For inference, `kv` (a `warble.serve.kv_cache.StepCache`) stores each layer's new keys and values in a preallocated
+cache and attends over everything the new tokens may see; the model itself stays stateless.
 """
 
 from __future__ import annotations
@@ -64,14 +67,22 @@ class Attention(nn.Module):
         self.wo = nn.Linear(cfg.n_heads * cfg.head_dim, cfg.d_model, bias=False)
         self.q_norm = RMSNorm(cfg.head_dim, cfg.norm_eps) if cfg.qk_norm else nn.Identity()
         self.k_norm = RMSNorm(cfg.head_dim, cfg.norm_eps) if cfg.qk_norm else nn.Identity()
+        self.wqkv = None  # inference: wq, wk, wv stacked into one matrix (Transformer.fuse_for_inference)
 
-    def forward(self, x, rope, mask):
+    def forward(self, x, rope, mask, kv=None):
         B, T, _ = x.shape
-        q = self.q_norm(self.wq(x).view(B, T, self.n_heads, self.head_dim))
-        k = self.k_norm(self.wk(x).view(B, T, self.n_kv_heads, self.head_dim))
-        v = self.wv(x).view(B, T, self.n_kv_heads, self.head_dim)
+        if self.wqkv is not None:
+            q, k, v = self.wqkv(x).split(self.split, dim=-1)
+        else:
+            q, k, v = self.wq(x), self.wk(x), self.wv(x)
+        q = self.q_norm(q.view(B, T, self.n_heads, self.head_dim))
+        k = self.k_norm(k.view(B, T, self.n_kv_heads, self.head_dim))
+        v = v.view(B, T, self.n_kv_heads, self.head_dim)
         q, k = apply_rope(q, *rope), apply_rope(k, *rope)
-        q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)  # [B, heads, T, head_dim]
+        q = q.transpose(1, 2)  # [B, heads, T, head_dim]
+        if kv is not None:  # inference: cache this step's keys/values; attend over the cached prefix and them
+            return self.wo(kv.attend(q, k, v).transpose(1, 2).reshape(B, T, -1))
+        k, v = k.transpose(1, 2), v.transpose(1, 2)
         if isinstance(mask, BlockMask):
             flex = compiled_flex_attention() if q.is_cuda else flex_attention  # CPU: forward only, for tests
             y = flex(q, k, v, block_mask=mask, enable_gqa=True)
@@ -88,8 +99,12 @@ class MLP(nn.Module):
         self.gate = nn.Linear(cfg.d_model, cfg.ffn_dim, bias=False)
         self.up = nn.Linear(cfg.d_model, cfg.ffn_dim, bias=False)
         self.down = nn.Linear(cfg.ffn_dim, cfg.d_model, bias=False)
+        self.gate_up = None  # inference: gate and up stacked into one matrix (Transformer.fuse_for_inference)
 
     def forward(self, x):
+        if self.gate_up is not None:
+            gate, up = self.gate_up(x).chunk(2, dim=-1)
+            return self.down(F.silu(gate) * up)
         return self.down(F.silu(self.gate(x)) * self.up(x))  # SwiGLU
 
 
@@ -101,8 +116,8 @@ class Block(nn.Module):
         self.mlp_norm = RMSNorm(cfg.d_model, cfg.norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x, rope, mask):
-        x = x + self.attn(self.attn_norm(x), rope, mask)
+    def forward(self, x, rope, mask, kv=None):
+        x = x + self.attn(self.attn_norm(x), rope, mask, kv)
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -145,6 +160,19 @@ class Transformer(nn.Module):
             n -= self.tok_emb.weight.numel() + (self.lm_head.weight.numel() if self.lm_head is not None else 0)
         return n
 
+    @torch.no_grad()
+    def fuse_for_inference(self) -> "Transformer":
+        """Stack each block's q/k/v and gate/up weights into one matrix each: two matmuls instead of five per block,
+        which matters for the small matrices of decoding (one token per sequence). Irreversible; for serving only
+        (parameter names change, so do not train or save the fused model)."""
+        for block in self.layers:
+            a, m = block.attn, block.mlp
+            a.split = [a.wq.out_features, a.wk.out_features, a.wv.out_features]
+            a.wqkv = _stacked(a.wq, a.wk, a.wv)
+            m.gate_up = _stacked(m.gate, m.up)
+            del a.wq, a.wk, a.wv, m.gate, m.up
+        return self
+
     def attention_mask(self, doc_ids, T: int, device):
         """None for plain causal attention; with per-post masking, a boolean [B, 1, T, T] mask for SDPA
         (True = may attend) or a BlockMask for FlexAttention. Built once per forward, shared by all layers."""
@@ -165,8 +193,9 @@ class Transformer(nn.Module):
         # padding is one segment of its own that attends only to padding.
         return (causal & (doc_ids[:, :, None] == doc_ids[:, None, :]))[:, None]
 
-    def hidden(self, tokens, *, doc_ids=None, positions=None):
-        """Final-normed hidden states [B, T, d_model] of tokens [B, T]."""
+    def hidden(self, tokens, *, doc_ids=None, positions=None, kv=None):
+        """Final-normed hidden states [B, T, d_model] of tokens [B, T]. With `kv` (inference), `positions` are the
+        tokens' absolute positions in their sequences and the attention mask comes from the cache."""
         T = tokens.size(1)
         if T > self.cfg.max_seq_len:
             raise ValueError(f"sequence length {T} exceeds max_seq_len {self.cfg.max_seq_len}")
@@ -174,21 +203,31 @@ class Transformer(nn.Module):
             rope = self.rope_cos[:T], self.rope_sin[:T]
         else:
             rope = self.rope_cos[positions], self.rope_sin[positions]
-        mask = self.attention_mask(doc_ids, T, tokens.device)
+        mask = kv.mask if kv is not None else self.attention_mask(doc_ids, T, tokens.device)
         x = self.tok_emb(tokens)
-        for block in self.layers:
-            x = block(x, rope, mask)
+        for i, block in enumerate(self.layers):
+            x = block(x, rope, mask, kv.layer(i) if kv is not None else None)
         return self.norm(x)
+
+    def logits(self, h):
+        """Output logits of hidden states h [..., d_model] (the tied or untied head)."""
+        return F.linear(h, self.tok_emb.weight if self.lm_head is None else self.lm_head.weight)
 
     def forward(self, tokens, *, doc_ids=None, positions=None, targets=None, reduction="mean"):
         """Logits [B, T, vocab] in the model's compute dtype or, with targets, the cross-entropy (fp32) over the
         targets that are not -100: their mean, or with reduction="sum" their sum (0, not NaN, when there are none:
         what a training step that normalises by a global token count needs)."""
-        h = self.hidden(tokens, doc_ids=doc_ids, positions=positions)
-        logits = F.linear(h, self.tok_emb.weight if self.lm_head is None else self.lm_head.weight)
+        logits = self.logits(self.hidden(tokens, doc_ids=doc_ids, positions=positions))
         if targets is None:
             return logits
         return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction=reduction)
+
+
+def _stacked(*linears: nn.Linear) -> nn.Linear:
+    w = torch.cat([lin.weight for lin in linears])
+    out = nn.Linear(w.size(1), w.size(0), bias=False, device=w.device, dtype=w.dtype)
+    out.weight.copy_(w)
+    return out
 
 
 # Our parameter names -> Hugging Face LlamaForCausalLM's (q_norm / k_norm are Qwen3's names for QK-norm).

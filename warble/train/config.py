@@ -15,7 +15,7 @@ DTYPES = ("fp32", "bf16")
 @dataclass
 class TrainConfig:
     data: str = ""  # token shards directory (warble tokenize)
-    preset: str = "tiny"
+    preset: str = ""  # model shape; "" = the --init-from model's, or "tiny" without init_from (loop.DEFAULT_PRESET)
     steps: int = 200  # total optimizer steps of the run (a resumed run continues up to this)
     global_batch: int = 8  # rows of seq_len tokens per optimizer step, over all processes
     micro_batch: int = 0  # rows per process per forward/backward; 0 = global_batch / world (no accumulation)
@@ -35,7 +35,8 @@ class TrainConfig:
     eval_batches: int = 20  # validation batches per evaluation (0: the whole validation split)
     ckpt_every: int = 100
     keep_checkpoints: int = 2
-    init_from: str | None = None  # a run dir or checkpoint whose weights start this run (e.g. an imported HF model)
+    init_from: str | None = None  # starting weights and shape: a run dir with model.safetensors + model.json (a
+    # finished run, `warble import`) or a DCP checkpoint (loop.starting_weights)
     optim: OptimConfig = field(default_factory=OptimConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 

@@ -25,9 +25,10 @@ import math
 import os
 import shutil
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -36,7 +37,7 @@ import torch.distributed as dist
 from torch import nn
 
 from warble.config import save_toml
-from warble.errors import InputError
+from warble.errors import ConfigError, InputError
 from warble.model import ModelConfig, Transformer, preset
 from warble.tokenizer.shards import load_meta
 from warble.train import checkpoint as ckpt
@@ -49,6 +50,7 @@ from warble.train.schedule import build_scheduler
 
 MODEL_FILE = "model.safetensors"
 MODEL_CONFIG = "model.json"
+DEFAULT_PRESET = "tiny"  # the model `warble train` builds without --preset or --init-from
 
 
 class Loader(Protocol):
@@ -192,16 +194,110 @@ def session(cfg: TrainConfig) -> Iterator[Dist]:
 
 
 def train(cfg: TrainConfig, out_dir: str | Path, *, resume: bool = False) -> dict[str, Any]:
-    """Pretrain `cfg.preset` on token shards, from scratch or from `cfg.init_from`'s weights."""
+    """Pretrain on token shards: a `cfg.preset` model from its seeded initialisation, or, with `cfg.init_from`, the
+    model found there (its shape and its weights; see `starting_weights`).
+
+    The model's shape comes from the starting weights, so `cfg.preset` is then optional; given, it must name the same
+    shape (a ConfigError says what differs). `max_seq_len` (the rotary table, computed, not learned) covers both the
+    starting model's and `cfg.seq_len`, and `doc_mask` is `cfg.doc_mask`. The token shards' vocabulary must fit in the
+    model's. A resumed run (no preset, no init_from) takes its shape from its own latest checkpoint.
+    """
     with session(cfg) as d:
         data = TokenData(cfg.data, cfg.seq_len)
-        mcfg = preset(cfg.preset, vocab_size=data.vocab_size, doc_mask=cfg.doc_mask, max_seq_len=cfg.seq_len)
         init = None
-        if cfg.init_from and not resume:  # a resumed run has its weights in its own checkpoint
-            start = ckpt.resolve(cfg.init_from)
-            ckpt.check_model_config(start, asdict(mcfg))
-            init = functools.partial(ckpt.load, start, optimizer=None)
-        return run(cfg, out_dir, d, mcfg, data, resume=resume, init=init, title=f"train: {cfg.preset}")
+        if cfg.init_from:
+            start_cfg, start_weights, start_tokenizer = starting_weights(cfg.init_from)
+            if cfg.preset:
+                _check_preset(cfg.preset, start_cfg, cfg.init_from)
+            mcfg = replace(start_cfg, doc_mask=cfg.doc_mask, max_seq_len=max(start_cfg.max_seq_len, cfg.seq_len))
+            if data.vocab_size > mcfg.vocab_size:
+                raise InputError(f"the token shards in {cfg.data} use a vocabulary of {data.vocab_size} tokens, the "
+                                 f"model of --init-from {cfg.init_from} only {mcfg.vocab_size}: tokenize with the "
+                                 "model's tokenizer")
+            if d.is_main:
+                _warn_other_tokenizer(start_tokenizer, data)
+            if not resume:  # a resumed run has its weights in its own checkpoint
+                init = start_weights
+            title = f"train: from {cfg.init_from}"
+        else:
+            saved = ckpt.latest(Path(out_dir)) if resume and not cfg.preset else None
+            if saved is not None:  # --resume alone: the run's own shape
+                state = ckpt.trainer_state(saved)
+                mcfg = replace(ModelConfig(**state["model_config"]), doc_mask=cfg.doc_mask, max_seq_len=cfg.seq_len)
+                title = "train: resumed"
+            else:
+                cfg = replace(cfg, preset=cfg.preset or DEFAULT_PRESET)  # config.toml records the preset used
+                mcfg = preset(cfg.preset, vocab_size=data.vocab_size, doc_mask=cfg.doc_mask, max_seq_len=cfg.seq_len)
+                title = f"train: {cfg.preset}"
+        return run(cfg, out_dir, d, mcfg, data, resume=resume, init=init, title=title)
+
+
+def starting_weights(path: str | Path) -> tuple[ModelConfig, Callable[[nn.Module], Any], Path | None]:
+    """What `--init-from PATH` starts from: the model config, a function loading the weights into the (parallelized)
+    model, and the model's tokenizer directory (None if it has none).
+
+    PATH is a run directory holding model.safetensors + model.json (a finished `warble train` or `finetune` run, or
+    `warble import` of a Hugging Face model), or a DCP checkpoint: a checkpoint directory, or a run directory
+    without model.safetensors (its latest checkpoint). DCP checkpoints load resharded to this run's layout; a
+    fine-tuning checkpoint with LoRA adapters is merged into plain weights first.
+    """
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+    from warble.train.finetune import load_pretrained  # (finetune imports this module)
+
+    p = Path(path)
+    if not p.exists():
+        raise InputError(f"--init-from {p}: no such run directory or checkpoint")
+
+    def from_full(weights: Callable[[], dict[str, torch.Tensor]]) -> Callable[[nn.Module], Any]:
+        # Full tensors on every process, sharded (FSDP2) or copied (DDP) by set_model_state_dict; strict.
+        return lambda model: set_model_state_dict(model, weights(), options=StateDictOptions(full_state_dict=True))
+
+    tokenizer = p / "tokenizer"
+    if (p / MODEL_FILE).is_file():
+        mcfg, weights = load_pretrained(p)
+        return mcfg, from_full(weights), tokenizer if tokenizer.is_dir() else None
+    start = ckpt.resolve(p)
+    state = ckpt.trainer_state(start)
+    if "model_config" not in state:
+        raise InputError(f"checkpoint {start} does not record its model config (written by an older Warble?)")
+    if state.get("transform"):
+        from warble.train.lora import plain_weights
+
+        init = from_full(lambda: plain_weights(start)[1])
+    else:
+        init = functools.partial(ckpt.load, start, optimizer=None)
+    tokenizer = start.parent.parent / "tokenizer"
+    return ModelConfig(**state["model_config"]), init, tokenizer if tokenizer.is_dir() else None
+
+
+SHAPE_FIELDS = ("d_model", "n_layers", "n_heads", "n_kv_heads", "ffn_dim", "qk_norm", "tie_embeddings", "rope_theta",
+                "norm_eps")
+
+
+def _check_preset(name: str, start: ModelConfig, init_from: str) -> None:
+    """An explicit --preset beside --init-from must describe the starting model (the shape comes from it)."""
+    want = preset(name, vocab_size=start.vocab_size)
+    diff = [f"{k} {getattr(want, k)} vs {getattr(start, k)}" for k in SHAPE_FIELDS
+            if getattr(want, k) != getattr(start, k)]
+    if diff:
+        raise ConfigError(f"--preset {name} is not the shape of the --init-from {init_from} model ({', '.join(diff)}): "
+                          "with --init-from the shape comes from the starting weights, drop --preset")
+
+
+def _warn_other_tokenizer(tokenizer_dir: Path | None, data: TokenData) -> None:
+    """The starting model's tokenizer and the shards' should be one: otherwise token ids mean other strings."""
+    if tokenizer_dir is None or not (tokenizer_dir / "tokenizer.json").is_file():
+        return
+    from warble.tokenizer import Tokenizer
+
+    try:
+        sha = Tokenizer.load(tokenizer_dir).sha256
+    except InputError:
+        return
+    if data.meta.get("tokenizer_sha256") not in (None, sha):
+        print(f"warning: the token shards in {data.dir} were made with another tokenizer than the --init-from "
+              f"model's ({tokenizer_dir}): token ids will mean other text than the model learned", file=sys.stderr)
 
 
 def run(cfg: TrainConfig, out_dir: str | Path, d: Dist, mcfg: ModelConfig, data: DataSource, *, resume: bool = False,

@@ -1,0 +1,383 @@
+"""Continuous batching: one thread owns the model and the KV cache and runs generation steps forever.
+
+Each loop iteration: take new work from the inbox; run one chunk of a scoring or embedding job (so a big job never
+stalls generation for long); admit waiting requests into free cache slots; run one prefill forward for admitted
+prompts (at most `prefill_tokens` padded tokens, long prompts in `prefill_chunk`-token pieces, so a long prompt
+delays the others by one chunk, not by its whole length); then one decode forward in which every running sequence
+advances by one token. A request joins the running batch between two decode steps and leaves it the step it
+finishes, freeing its slot at once: a long generation never holds up short ones queued behind it.
+
+Results go out through each request's `sink` callable (called on this thread): streamed `Delta`s, then the
+`Completion`, or an exception. Callers never see the model.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from warble.serve import packed
+from warble.serve.kv_cache import KVCache
+from warble.serve.sampling import RowSampling, sample
+from warble.serve.types import Completion, Delta, SamplingParams, Score, TokenLogprob
+
+log = logging.getLogger("warble.serve")
+
+Sink = Callable[[Any], None]
+
+
+@dataclass
+class Request:
+    """One completion being generated."""
+
+    prompt_ids: list[int]
+    params: SamplingParams
+    sink: Sink
+    stream: bool = False
+    prompt_text: str = ""  # the prompt as text, for echo
+    submitted: float = field(default_factory=time.perf_counter)
+    # state, owned by the scheduler thread
+    slot: int = -1
+    cached: int = 0  # tokens of this sequence in the KV cache
+    pending: int | None = None  # sampled, not yet fed to the model
+    output_ids: list[int] = field(default_factory=list)
+    text: str = ""  # decoded output_ids
+    logprobs: list[TokenLogprob] = field(default_factory=list)
+    prompt_logprobs: list[TokenLogprob] = field(default_factory=list)
+    sent_chars: int = 0
+    sent_tokens: int = 0
+    sent_logprobs: int = 0
+    row: RowSampling | None = None
+    finish_reason: str | None = None
+    cancelled: bool = False
+    first_token_at: float | None = None
+
+    @property
+    def prefilling(self) -> bool:
+        return self.cached < len(self.prompt_ids)
+
+
+@dataclass
+class Job:
+    """A batched scoring or embedding call: sequences in, one result per sequence out."""
+
+    kind: str  # "score" or "embed"
+    seqs: list[list[int]]
+    first_target: list[int]  # score: index of the first scored token of each sequence
+    sink: Sink
+    results: dict[int, Any] = field(default_factory=dict)
+    forwards: list[list[list[int]]] = field(default_factory=list)
+    cancelled: bool = False
+
+
+class Scheduler:
+    def __init__(self, model, tok, *, max_batch: int, max_len: int, dtype: torch.dtype, device: torch.device,
+                 prefill_tokens: int = 2048, prefill_chunk: int = 512, pack_tokens: int = 4096,
+                 pooling: str = "last"):
+        self.model, self.tok, self.device = model, tok, device
+        self.max_batch, self.max_len = max_batch, max_len
+        self.prefill_tokens, self.prefill_chunk, self.pack_tokens = prefill_tokens, prefill_chunk, pack_tokens
+        self.pooling = pooling
+        self.cache = KVCache(model.cfg, max_batch, max_len, dtype, device)
+        self.vocab = model.cfg.vocab_size
+        self.free = list(range(max_batch))
+        self.waiting: collections.deque[Request] = collections.deque()
+        self.running: list[Request] = []
+        self.jobs: collections.deque[Job] = collections.deque()
+        self.inbox: collections.deque = collections.deque()
+        self.wake = threading.Condition()
+        self.closing = False
+        self.stats = collections.Counter()
+        self.thread = threading.Thread(target=self._loop, name="warble-engine", daemon=True)
+
+    # ------------------------------------------------------------------------------------------- other threads
+    def put(self, item: Request | Job | tuple) -> None:
+        with self.wake:
+            self.inbox.append(item)
+            self.wake.notify()
+
+    def idle(self) -> bool:
+        return not (self.inbox or self.waiting or self.running or self.jobs)
+
+    # ------------------------------------------------------------------------------------------- engine thread
+    def _loop(self) -> None:
+        with torch.inference_mode():
+            while True:
+                with self.wake:
+                    while self.idle() and not self.closing:
+                        self.wake.wait()
+                    if self.idle() and self.closing:
+                        return
+                    items = list(self.inbox)
+                    self.inbox.clear()
+                for item in items:
+                    self._take(item)
+                try:
+                    self._iteration()
+                except Exception as e:  # a bug: fail what was in flight, keep serving the next requests
+                    log.exception("engine step failed")
+                    for r in [*self.running, *self.waiting]:
+                        self._fail(r, e)
+                    for j in self.jobs:
+                        j.sink(e)
+                    self.jobs.clear()
+
+    def _take(self, item) -> None:
+        if isinstance(item, Request):
+            self.waiting.append(item)
+        elif isinstance(item, Job):
+            lengths = [len(s) for s in item.seqs]
+            item.forwards = packed.plan_packs(lengths, min(max(lengths, default=1) * 4, self.max_len),
+                                              self.pack_tokens) if item.seqs else []
+            self.jobs.append(item)
+        else:  # ("abort", request or job)
+            item[1].cancelled = True
+
+    def _iteration(self) -> None:
+        self._drop_cancelled()
+        if self.jobs:
+            self._job_chunk(self.jobs[0])
+        while self.waiting and self.free:
+            r = self.waiting.popleft()
+            r.slot = self.free.pop(0)
+            self._start(r)
+            self.running.append(r)
+        self.stats["waiting"] = len(self.waiting)
+        prefill = [r for r in self.running if r.prefilling]
+        if prefill:
+            self._prefill(prefill)
+        decode = [r for r in self.running if not r.prefilling and r.pending is not None]
+        if decode:
+            self._decode(decode)
+        self.stats["running"] = len(self.running)
+
+    def _drop_cancelled(self) -> None:
+        for r in [r for r in self.running if r.cancelled]:
+            self._release(r)
+        self.waiting = collections.deque(r for r in self.waiting if not r.cancelled)
+        self.jobs = collections.deque(j for j in self.jobs if not j.cancelled)
+
+    def _start(self, r: Request) -> None:
+        p = r.params
+        gen = None
+        if p.temperature > 0:
+            gen = torch.Generator().manual_seed(p.seed if p.seed is not None else secrets.randbits(63))
+        seen = None
+        if p.repetition_penalty != 1.0:
+            seen = torch.zeros(self.vocab, dtype=torch.bool, device=self.device)
+            seen[torch.tensor(r.prompt_ids, device=self.device)] = True
+        r.row = RowSampling(p, gen, seen)
+
+    # --------------------------------------------------------------------------------------------- forwards
+    def _forward(self, rows: list[Request], feeds: list[list[int]]) -> torch.Tensor:
+        """One forward of `feeds[b]` new tokens for each row; returns final hidden states [B, T, d_model]."""
+        T = max(len(f) for f in feeds)
+        tokens = torch.full((len(rows), T), self.tok.pad_id, dtype=torch.long)
+        for b, f in enumerate(feeds):
+            tokens[b, :len(f)] = torch.tensor(f)
+        step = self.cache.step(torch.tensor([r.slot for r in rows]), torch.tensor([r.cached for r in rows]),
+                               torch.tensor([len(f) for f in feeds]), T)
+        h = self.model.hidden(tokens.to(self.device), positions=step.positions, kv=step)
+        for r, f in zip(rows, feeds):
+            r.cached += len(f)
+        self.stats["steps_total"] += 1
+        return h
+
+    def _prefill(self, rows: list[Request]) -> None:
+        batch, feeds, budget = [], [], self.prefill_tokens
+        for r in rows:
+            n = min(len(r.prompt_ids) - r.cached, self.prefill_chunk)
+            T = max([n, *(len(f) for f in feeds)])
+            if batch and T * (len(batch) + 1) > budget:
+                break
+            batch.append(r)
+            feeds.append(r.prompt_ids[r.cached:r.cached + n])
+        starts = [r.cached for r in batch]
+        h = self._forward(batch, feeds)
+        self.stats["prompt_tokens_total"] += sum(len(f) for f in feeds)
+        done = [b for b, r in enumerate(batch) if not r.prefilling]
+        for b in range(len(batch)):
+            r = batch[b]
+            if r.params.echo and r.params.logprobs is not None:
+                self._prompt_logprobs(r, h[b, :len(feeds[b])], starts[b])
+        if not done:
+            return
+        last = torch.stack([h[b, len(feeds[b]) - 1] for b in done])
+        finished_rows = [batch[b] for b in done]
+        scoring_only = [r for r in finished_rows if r.params.max_tokens == 0]
+        for r in scoring_only:
+            self._finish(r, "length")
+        keep = [(r, x) for r, x in zip(finished_rows, last) if r.params.max_tokens > 0]
+        if keep:
+            self._sample([r for r, _ in keep], torch.stack([x for _, x in keep]))
+
+    def _decode(self, rows: list[Request]) -> None:
+        rows.sort(key=lambda r: r.slot)  # consecutive slots let the cache hand out views, not copies
+        h = self._forward(rows, [[r.pending] for r in rows])
+        self._sample(rows, h[:, 0])
+
+    # --------------------------------------------------------------------------------------------- sampling
+    def _sample(self, rows: list[Request], h: torch.Tensor) -> None:
+        logits = self.model.logits(h).float()
+        tokens = sample(logits, [r.row for r in rows])
+        want_lp = [b for b, r in enumerate(rows) if r.params.logprobs is not None]
+        lps = torch.log_softmax(logits[want_lp], dim=-1) if want_lp else None
+        for b, r in enumerate(rows):
+            tok = int(tokens[b])
+            entry = None
+            if r.params.logprobs is not None:
+                row_lp = lps[want_lp.index(b)]
+                entry = self._logprob_entry(tok, row_lp, r.params.logprobs)
+            self._accept(r, tok, entry)
+
+    def _logprob_entry(self, tok: int, row_lp: torch.Tensor, k: int) -> TokenLogprob:
+        top = {}
+        if k:
+            vals, ids = torch.topk(row_lp, k)
+            top = {self.tok.decode([i], skip_special=False): v for i, v in zip(ids.tolist(), vals.tolist())}
+        return TokenLogprob(self.tok.decode([tok], skip_special=False), tok, float(row_lp[tok]), top)
+
+    def _prompt_logprobs(self, r: Request, h: torch.Tensor, start: int) -> None:
+        """Logprobs of the prompt tokens this prefill chunk predicts (echo + logprobs)."""
+        ids = r.prompt_ids
+        if start == 0:
+            r.prompt_logprobs.append(TokenLogprob(self.tok.decode([ids[0]], skip_special=False), ids[0], None))
+        # state at column c (prompt position start + c) predicts prompt token start + c + 1
+        n = min(h.size(0), len(ids) - start - 1)
+        if n <= 0:
+            return
+        lp = torch.log_softmax(self.model.logits(h[:n]).float(), dim=-1)
+        for c in range(n):
+            j = start + c + 1
+            entry = self._logprob_entry(ids[j], lp[c], r.params.logprobs)
+            entry.offset = len(self.tok.decode(ids[:j]))  # echo returns the decoded prompt, so offsets match it
+            r.prompt_logprobs.append(entry)
+
+    def _accept(self, r: Request, tok: int, entry: TokenLogprob | None) -> None:
+        p = r.params
+        if r.first_token_at is None:
+            r.first_token_at = time.perf_counter()
+        self.stats["generated_tokens_total"] += 1
+        if tok == self.tok.eos_id and not p.ignore_eos:
+            self._finish(r, "stop")
+            return
+        prev = r.text
+        r.output_ids.append(tok)
+        r.text = self.tok.decode(r.output_ids)
+        if entry is not None:
+            entry.offset = len(prev)
+            r.logprobs.append(entry)
+        if r.row.seen is not None:
+            r.row.seen[tok] = True
+        if p.stop and self._hit_stop(r, len(prev)):
+            return
+        if len(r.output_ids) >= p.max_tokens or r.cached >= self.max_len:  # the cache has no room to feed it
+            self._finish(r, "length")
+            return
+        r.pending = tok
+        if r.stream:
+            self._emit(r)
+
+    def _hit_stop(self, r: Request, checked: int) -> bool:
+        """End the text before the first stop string (searching only where a new one can start)."""
+        longest = max(len(s) for s in r.params.stop)
+        at = min((i for i in (r.text.find(s, max(0, checked - longest + 1)) for s in r.params.stop) if i >= 0),
+                 default=-1)
+        if at < 0:
+            return False
+        r.text = r.text[:at]
+        while r.output_ids and len(self.tok.decode(r.output_ids[:-1])) >= at:  # tokens wholly after the stop
+            r.output_ids.pop()
+        r.logprobs = r.logprobs[:len(r.output_ids)]
+        self._finish(r, "stop")
+        return True
+
+    # --------------------------------------------------------------------------------------------- results
+    def _emit(self, r: Request, final: bool = False) -> None:
+        """Stream what is safe to show: not the last characters that could start a stop string, nor a character
+        whose bytes are not all generated yet."""
+        text = r.text
+        if not final:
+            hold = max((len(s) for s in r.params.stop), default=1) - 1
+            end = len(text) - hold
+            while end > r.sent_chars and text[end - 1] == "\ufffd":
+                end -= 1
+            text = text[:max(end, r.sent_chars)]
+        new_tokens = r.output_ids[r.sent_tokens:]
+        new_lp = r.logprobs[r.sent_logprobs:] if r.params.logprobs is not None else None
+        if not final and not text[r.sent_chars:] and not new_tokens:
+            return
+        offset = len(r.prompt_text) if r.params.echo else 0
+        delta = Delta(text[r.sent_chars:], new_tokens,
+                      [_shift(e, offset) for e in new_lp] if new_lp is not None else None,
+                      r.finish_reason if final else None)
+        if r.params.echo and r.sent_chars == 0 and r.sent_tokens == 0 and r.sent_logprobs == 0:
+            delta.text = r.prompt_text + delta.text
+            if new_lp is not None:
+                delta.logprobs = r.prompt_logprobs + delta.logprobs
+        if final:
+            delta.prompt_tokens, delta.completion_tokens = len(r.prompt_ids), len(r.output_ids)
+        r.sent_chars, r.sent_tokens, r.sent_logprobs = len(text), len(r.output_ids), len(r.logprobs)
+        r.sink(delta)
+
+    def _finish(self, r: Request, reason: str) -> None:
+        r.finish_reason = reason
+        self.stats["requests_total"] += 1
+        if r.stream:
+            self._emit(r, final=True)
+        else:
+            p = r.params
+            offset = len(r.prompt_text) if p.echo else 0
+            lps = None
+            if p.logprobs is not None:
+                lps = (r.prompt_logprobs if p.echo else []) + [_shift(e, offset) for e in r.logprobs]
+            r.sink(Completion(r.prompt_text + r.text if p.echo else r.text, list(r.output_ids), reason,
+                              len(r.prompt_ids), len(r.output_ids), lps))
+        self._release(r)
+
+    def _fail(self, r: Request, e: Exception) -> None:
+        r.sink(e)
+        self._release(r)
+
+    def _release(self, r: Request) -> None:
+        if r in self.running:
+            self.running.remove(r)
+            self.free.append(r.slot)
+            self.free.sort()
+        elif r in self.waiting:
+            self.waiting.remove(r)
+        r.pending = None
+
+    # --------------------------------------------------------------------------------------------- jobs
+    def _job_chunk(self, job: Job) -> None:
+        rows = job.forwards.pop(0) if job.forwards else []
+        if rows:
+            pack = packed.build_pack(rows, job.seqs, self.tok.pad_id, self.device)
+            if job.kind == "score":
+                out = packed.score_pack(self.model, pack, dict(enumerate(job.first_target)))
+            else:
+                out = packed.embed_pack(self.model, pack, self.pooling)
+            job.results.update(out)
+            self.stats[f"{job.kind}_texts_total"] += len(pack.spans)
+        if not job.forwards:
+            self.jobs.popleft()
+            job.sink(job)
+
+
+def _shift(e: TokenLogprob, offset: int) -> TokenLogprob:
+    return TokenLogprob(e.token, e.token_id, e.logprob, e.top, e.offset + offset) if offset else e
+
+
+def make_score(job: Job, i: int, tok) -> Score:
+    ids = job.seqs[i][job.first_target[i]:]
+    lps = job.results.get(i, [])
+    if job.first_target[i] == 0:  # nothing predicts the first token
+        ids = ids[1:]
+    return Score(float(sum(lps)), ids, lps, [tok.decode([t], skip_special=False) for t in ids])
