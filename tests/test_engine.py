@@ -368,3 +368,13 @@ def test_generate_cli_end_to_end(run_dir, tmp_path, capsys):
         assert main(["generate", "--model", str(run_dir), *argv]) == 2
         err = capsys.readouterr().err
         assert msg in err and "Traceback" not in err
+
+
+def test_one_step_holds_more_tokens_than_the_context(engine):
+    """Prompts prefilled together may add up to more tokens than one sequence's context: each is still alone."""
+    long = " ".join(["word"] * 40)
+    prompts = [f"{long} {i}" for i in range(8)]
+    assert sum(len(engine.tokenizer.encode(p)) + 1 for p in prompts) > engine.max_context
+    together = engine.generate(prompts, greedy(max_tokens=5))
+    alone = [engine.generate(p, greedy(max_tokens=5))[0] for p in prompts]
+    assert [c.token_ids for c in together] == [c.token_ids for c in alone]

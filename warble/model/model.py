@@ -194,10 +194,10 @@ class Transformer(nn.Module):
         return (causal & (doc_ids[:, :, None] == doc_ids[:, None, :]))[:, None]
 
     def hidden(self, tokens, *, doc_ids=None, positions=None, kv=None):
-        """Final-normed hidden states [B, T, d_model] of tokens [B, T]. With `kv` (inference), `positions` are the
-        tokens' absolute positions in their sequences and the attention mask comes from the cache."""
+        """Final-normed hidden states [B, T, d_model] of tokens [B, T]. With `kv` (inference), tokens is one row of
+        several sequences' new tokens, `positions` their absolute positions, and the cache does the attention."""
         T = tokens.size(1)
-        if T > self.cfg.max_seq_len:
+        if T > self.cfg.max_seq_len and kv is None:  # (with kv, T is many sequences' tokens; the cache checks each)
             raise ValueError(f"sequence length {T} exceeds max_seq_len {self.cfg.max_seq_len}")
         if positions is None:
             rope = self.rope_cos[:T], self.rope_sin[:T]

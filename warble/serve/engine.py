@@ -18,13 +18,13 @@ import queue
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import AsyncIterator, Iterator, Sequence
+from typing import AsyncIterator, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
 
 from warble.errors import InputError, WarbleError
-from warble.model import Transformer
+from warble.model import ModelConfig, Transformer
 from warble.model.model import rope_table
 from warble.serve import packed
 from warble.serve.scheduler import Job, Request, Scheduler, make_score
@@ -64,28 +64,32 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 
 
 class Engine:
-    def __init__(self, model: Transformer, tok: Tokenizer, *, model_id: str = "warble", max_batch: int = 32,
-                 max_context: int | None = None, dtype: torch.dtype = torch.float32, **scheduler_options):
+    def __init__(self, build: Callable[[], Transformer], cfg: ModelConfig, tok: Tokenizer, *, model_id: str = "warble",
+                 max_batch: int = 32, max_context: int | None = None, dtype: torch.dtype = torch.float32,
+                 device: torch.device = torch.device("cpu"), **scheduler_options):
+        """An engine over the model `build()` returns (of shape `cfg`), built on the engine's own thread: the thread
+        that computes is then the only one whose OpenMP pool holds more than one thread (a second busy pool, e.g. of
+        the thread that loaded the weights, makes every CPU op of the engine thread up to 2x slower; docs/LOG.md)."""
         if max_batch < 1:
             raise InputError(f"max_batch must be >= 1, got {max_batch}")
         if scheduler_options.get("pooling", "last") not in packed.POOLINGS:
             raise InputError(f"pooling must be one of {', '.join(packed.POOLINGS)}")
-        if tok.vocab_size > model.cfg.vocab_size:
-            raise InputError(f"the tokenizer has {tok.vocab_size} tokens, the model only {model.cfg.vocab_size}")
-        self.model, self.tokenizer, self.model_id = model, tok, model_id
-        self.device = next(model.parameters()).device
-        self.max_context = min(max_context or model.cfg.max_seq_len, model.cfg.max_seq_len)
-        self.embedding_dim = model.cfg.d_model
+        if tok.vocab_size > cfg.vocab_size:
+            raise InputError(f"the tokenizer has {tok.vocab_size} tokens, the model only {cfg.vocab_size}")
+        self.tokenizer, self.model_id, self.device, self.dtype = tok, model_id, device, dtype
+        self.max_context = min(max_context or cfg.max_seq_len, cfg.max_seq_len)
+        self.embedding_dim = cfg.d_model
         self.created = int(time.time())
-        self.dtype = dtype
-        self._sched = Scheduler(model, tok, max_batch=max_batch, max_len=self.max_context, dtype=dtype,
-                                device=self.device, **scheduler_options)
-        self._sched.thread.start()
+        self._sched = Scheduler(build, cfg, tok, max_batch=max_batch, max_len=self.max_context, dtype=dtype,
+                                device=device, **scheduler_options)
+        self._sched.start()  # raises what building the model raised
+        self.model = self._sched.model  # for tests and benchmarks; callers use the methods below
 
     @classmethod
     def load(cls, model_dir: str | Path, *, device: str = "auto", dtype: str = "auto", max_batch: int = 32,
              max_context: int | None = None, threads: int | None = None, **scheduler_options) -> "Engine":
-        """An engine over a run directory (`warble train`, `finetune` or `import`)."""
+        """An engine over a run directory (`warble train`, `finetune` or `import`). `threads`: torch threads of the
+        engine's compute thread (default: torch's, all cores)."""
         from warble.train.finetune import load_pretrained
 
         root = Path(model_dir)
@@ -93,19 +97,20 @@ class Engine:
         tok = Tokenizer.load(root / "tokenizer")
         dev = resolve_device(device)
         dt = resolve_dtype(dtype, dev)
-        if threads:
-            torch.set_num_threads(threads)
         # Packed scoring and embedding need the per-post mask whatever the run trained with.
         cfg = replace(cfg, doc_mask=True, attn_impl="sdpa")
-        with torch.device("meta"):
-            model = Transformer(cfg)
-        model.to_empty(device=dev)
-        model.load_state_dict(weights(), strict=True)
-        model.fuse_for_inference().to(dt)
-        model.rope_cos, model.rope_sin = rope_table(cfg, device=dev)  # rotary tables stay fp32
-        model.eval()
-        return cls(model, tok, model_id=root.resolve().name, max_batch=max_batch, max_context=max_context, dtype=dt,
-                   **scheduler_options)
+
+        def build() -> Transformer:
+            with torch.device("meta"):
+                model = Transformer(cfg)
+            model.to_empty(device=dev)
+            model.load_state_dict(weights(), strict=True)
+            model.fuse_for_inference().to(dt)
+            model.rope_cos, model.rope_sin = rope_table(cfg, device=dev)  # rotary tables stay fp32
+            return model.eval()
+
+        return cls(build, cfg, tok, model_id=root.resolve().name, max_batch=max_batch, max_context=max_context,
+                   dtype=dt, device=dev, threads=threads, **scheduler_options)
 
     # ------------------------------------------------------------------------------------------------ requests
     def _request(self, prompt: Prompt, params: SamplingParams, sink, stream: bool) -> Request:
@@ -301,7 +306,8 @@ class Engine:
                 "prompt_tokens_total": s["prompt_tokens_total"], "generated_tokens_total": s["generated_tokens_total"],
                 "steps_total": s["steps_total"], "requests_total": s["requests_total"],
                 "score_texts_total": s["score_texts_total"], "embed_texts_total": s["embed_texts_total"],
-                "max_batch": self._sched.max_batch, "kv_cache_bytes": self._sched.cache.nbytes()}
+                "max_batch": self._sched.max_batch, "kv_cache_bytes": self._sched.cache.nbytes(),
+                "threads": self._sched.threads or torch.get_num_threads()}
 
     @property
     def closing(self) -> bool:
@@ -310,11 +316,7 @@ class Engine:
 
     def shutdown(self, wait: bool = True) -> None:
         """Take no new work; with `wait`, return once everything in flight has finished."""
-        with self._sched.wake:
-            self._sched.closing = True
-            self._sched.wake.notify()
-        if wait:
-            self._sched.thread.join()
+        self._sched.stop(wait)
 
     def __enter__(self) -> "Engine":
         return self

@@ -78,15 +78,17 @@ class Job:
 
 
 class Scheduler:
-    def __init__(self, model, tok, *, max_batch: int, max_len: int, dtype: torch.dtype, device: torch.device,
-                 prefill_tokens: int = 2048, prefill_chunk: int = 512, pack_tokens: int = 4096,
-                 pooling: str = "last"):
-        self.model, self.tok, self.device = model, tok, device
+    def __init__(self, build: Callable[[], Any], cfg, tok, *, max_batch: int, max_len: int, dtype: torch.dtype,
+                 device: torch.device, prefill_tokens: int = 2048, prefill_chunk: int = 512, pack_tokens: int = 4096,
+                 pooling: str = "last", threads: int | None = None):
+        self.build, self.tok, self.device, self.dtype = build, tok, device, dtype
+        self.model, self.cache = None, None  # made on the engine thread (start)
+        self.cfg = cfg
         self.max_batch, self.max_len = max_batch, max_len
         self.prefill_tokens, self.prefill_chunk, self.pack_tokens = prefill_tokens, prefill_chunk, pack_tokens
         self.pooling = pooling
-        self.cache = KVCache(model.cfg, max_batch, max_len, dtype, device)
-        self.vocab = model.cfg.vocab_size
+        self.threads = threads  # torch threads of the engine thread (None: torch's default)
+        self.vocab = cfg.vocab_size
         self.free = list(range(max_batch))
         self.waiting: collections.deque[Request] = collections.deque()
         self.running: list[Request] = []
@@ -95,7 +97,23 @@ class Scheduler:
         self.wake = threading.Condition()
         self.closing = False
         self.stats = collections.Counter()
-        self.thread = threading.Thread(target=self._loop, name="warble-engine", daemon=True)
+        self.thread = threading.Thread(target=self._main, name="warble-engine", daemon=True)
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def start(self) -> None:
+        """Start the engine thread; return once it has built the model and the cache (or raise what failed)."""
+        self.thread.start()
+        self._ready.wait()
+        if self._error is not None:
+            raise self._error
+
+    def stop(self, wait: bool) -> None:
+        with self.wake:
+            self.closing = True
+            self.wake.notify()
+        if wait:
+            self.thread.join()
 
     # ------------------------------------------------------------------------------------------- other threads
     def put(self, item: Request | Job | tuple) -> None:
@@ -107,6 +125,21 @@ class Scheduler:
         return not (self.inbox or self.waiting or self.running or self.jobs)
 
     # ------------------------------------------------------------------------------------------- engine thread
+    def _main(self) -> None:
+        try:
+            if self.threads:
+                torch.set_num_threads(self.threads)
+            with torch.inference_mode():
+                self.model = self.build()
+                self.cache = KVCache(self.cfg, self.max_batch, self.max_len, self.dtype, self.device)
+        except BaseException as e:  # noqa: BLE001 - handed to the thread that called start()
+            self._error = e
+            self._ready.set()
+            return
+        self.build = None
+        self._ready.set()
+        self._loop()
+
     def _loop(self) -> None:
         with torch.inference_mode():
             while True:
@@ -150,12 +183,8 @@ class Scheduler:
             self._start(r)
             self.running.append(r)
         self.stats["waiting"] = len(self.waiting)
-        prefill = [r for r in self.running if r.prefilling]
-        if prefill:
-            self._prefill(prefill)
-        decode = [r for r in self.running if not r.prefilling and r.pending is not None]
-        if decode:
-            self._decode(decode)
+        if self.running:
+            self._step()
         self.stats["running"] = len(self.running)
 
     def _drop_cancelled(self) -> None:
@@ -175,53 +204,46 @@ class Scheduler:
             seen[torch.tensor(r.prompt_ids, device=self.device)] = True
         r.row = RowSampling(p, gen, seen)
 
-    # --------------------------------------------------------------------------------------------- forwards
-    def _forward(self, rows: list[Request], feeds: list[list[int]]) -> torch.Tensor:
-        """One forward of `feeds[b]` new tokens for each row; returns final hidden states [B, T, d_model]."""
-        T = max(len(f) for f in feeds)
-        tokens = torch.full((len(rows), T), self.tok.pad_id, dtype=torch.long)
-        for b, f in enumerate(feeds):
-            tokens[b, :len(f)] = torch.tensor(f)
-        step = self.cache.step(torch.tensor([r.slot for r in rows]), torch.tensor([r.cached for r in rows]),
-                               torch.tensor([len(f) for f in feeds]), T)
-        h = self.model.hidden(tokens.to(self.device), positions=step.positions, kv=step)
-        for r, f in zip(rows, feeds):
-            r.cached += len(f)
-        self.stats["steps_total"] += 1
-        return h
-
-    def _prefill(self, rows: list[Request]) -> None:
-        batch, feeds, budget = [], [], self.prefill_tokens
-        for r in rows:
-            n = min(len(r.prompt_ids) - r.cached, self.prefill_chunk)
-            T = max([n, *(len(f) for f in feeds)])
-            if batch and T * (len(batch) + 1) > budget:
-                break
-            batch.append(r)
-            feeds.append(r.prompt_ids[r.cached:r.cached + n])
-        starts = [r.cached for r in batch]
-        h = self._forward(batch, feeds)
-        self.stats["prompt_tokens_total"] += sum(len(f) for f in feeds)
-        done = [b for b, r in enumerate(batch) if not r.prefilling]
-        for b in range(len(batch)):
-            r = batch[b]
-            if r.params.echo and r.params.logprobs is not None:
-                self._prompt_logprobs(r, h[b, :len(feeds[b])], starts[b])
-        if not done:
+    # --------------------------------------------------------------------------------------------- forward
+    def _step(self) -> None:
+        """One forward for every running sequence: one token each for those decoding (in slot order, so the cache
+        hands out views), then prompt pieces for those being prefilled, within the `prefill_tokens` budget and at
+        most `prefill_chunk` tokens per prompt."""
+        rows = sorted((r for r in self.running if not r.prefilling and r.pending is not None), key=lambda r: r.slot)
+        feeds = [[r.pending] for r in rows]
+        budget = self.prefill_tokens - len(rows)
+        for r in self.running:
+            if r.prefilling and budget > 0:
+                n = min(len(r.prompt_ids) - r.cached, self.prefill_chunk, budget)
+                rows.append(r)
+                feeds.append(r.prompt_ids[r.cached:r.cached + n])
+                budget -= n
+        if not rows:
             return
-        last = torch.stack([h[b, len(feeds[b]) - 1] for b in done])
-        finished_rows = [batch[b] for b in done]
-        scoring_only = [r for r in finished_rows if r.params.max_tokens == 0]
-        for r in scoring_only:
-            self._finish(r, "length")
-        keep = [(r, x) for r, x in zip(finished_rows, last) if r.params.max_tokens > 0]
-        if keep:
-            self._sample([r for r, _ in keep], torch.stack([x for _, x in keep]))
-
-    def _decode(self, rows: list[Request]) -> None:
-        rows.sort(key=lambda r: r.slot)  # consecutive slots let the cache hand out views, not copies
-        h = self._forward(rows, [[r.pending] for r in rows])
-        self._sample(rows, h[:, 0])
+        starts = [r.cached for r in rows]
+        step = self.cache.step([r.slot for r in rows], starts, [len(f) for f in feeds])
+        tokens = torch.tensor([[t for f in feeds for t in f]], device=self.device)
+        h = self.model.hidden(tokens, positions=step.positions, kv=step)[0]  # [tokens, d_model]
+        self.stats["steps_total"] += 1
+        at, sampling, last = 0, [], []
+        for r, f, start in zip(rows, feeds, starts):
+            r.cached += len(f)
+            if start < len(r.prompt_ids):  # a prompt piece
+                self.stats["prompt_tokens_total"] += len(f)
+                if r.params.echo and r.params.logprobs is not None:
+                    self._prompt_logprobs(r, h[at:at + len(f)], start)
+                if r.prefilling:  # more of the prompt to come
+                    at += len(f)
+                    continue
+                if r.params.max_tokens == 0:  # echo scoring only
+                    self._finish(r, "length")
+                    at += len(f)
+                    continue
+            at += len(f)
+            sampling.append(r)
+            last.append(at - 1)
+        if sampling:
+            self._sample(sampling, h[torch.tensor(last, device=h.device)])
 
     # --------------------------------------------------------------------------------------------- sampling
     def _sample(self, rows: list[Request], h: torch.Tensor) -> None:
@@ -268,15 +290,18 @@ class Scheduler:
         if tok == self.tok.eos_id and not p.ignore_eos:
             self._finish(r, "stop")
             return
-        prev = r.text
         r.output_ids.append(tok)
-        r.text = self.tok.decode(r.output_ids)
+        # The text is decoded as it grows only when something needs it before the end (streaming, stop strings,
+        # logprob offsets); otherwise once, in _finish.
+        prev = len(r.text)
+        if r.stream or p.stop or entry is not None:
+            r.text = self.tok.decode(r.output_ids)
         if entry is not None:
-            entry.offset = len(prev)
+            entry.offset = prev
             r.logprobs.append(entry)
         if r.row.seen is not None:
             r.row.seen[tok] = True
-        if p.stop and self._hit_stop(r, len(prev)):
+        if p.stop and self._hit_stop(r, prev):
             return
         if len(r.output_ids) >= p.max_tokens or r.cached >= self.max_len:  # the cache has no room to feed it
             self._finish(r, "length")
@@ -329,6 +354,8 @@ class Scheduler:
 
     def _finish(self, r: Request, reason: str) -> None:
         r.finish_reason = reason
+        if reason != "stop" or not r.params.stop:  # (a stop string already cut the text)
+            r.text = self.tok.decode(r.output_ids)
         self.stats["requests_total"] += 1
         if r.stream:
             self._emit(r, final=True)
