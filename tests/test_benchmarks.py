@@ -53,3 +53,25 @@ def test_train_throughput_smoke(tmp_path):
         assert abs(v[name]["loss_first"] - v["warble"]["loss_first"]) < 1e-3, name
     assert out["ratio_warble_vs_hf_padded"] == pytest.approx(
         out["warble_tokens_per_s"] / out["hf_padded_tokens_per_s"])
+
+
+@pytest.mark.timeout(180)
+def test_generate_benchmark_smoke(run_dir, tmp_path):
+    """benchmarks/generate.py on the small run: every side in its own process, one JSON object, sane numbers."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    p = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "generate.py"), "--model", str(run_dir), "--prompts", "6",
+         "--new-tokens", "4", "--repeats", "1", "--score-texts", "6", "--dtype", "fp32", "--json"],
+        capture_output=True, text=True, timeout=170, cwd=tmp_path, env=env,
+    )
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = json.loads(p.stdout)
+    for key in ("warble_tokens_per_s_b32", "hf_tokens_per_s_b32", "warble_tokens_per_s_b1", "hf_tokens_per_s_b1",
+                "ratio_b32", "warble_scored_texts_per_s", "warble_embeddings_per_s", "warble_ttft_ms_b1"):
+        assert out[key] > 0, key
+    assert "hf_default_tokens_per_s_b32" not in out  # fp32 on both sides: no separate default run
+    assert out["ratio_b32"] == pytest.approx(out["warble_tokens_per_s_b32"] / out["hf_tokens_per_s_b32"])
+    # same fp32 weights and token ids on both sides: greedy decoding and log-likelihoods agree
+    assert out["greedy_identical_hf_b32"] == "6/6"
+    assert out["score_max_abs_diff_hf"] < 1e-3
+    assert isinstance(out["target_met_b32"], bool)
