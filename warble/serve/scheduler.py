@@ -1,11 +1,12 @@
 """Continuous batching: one thread owns the model and the KV cache and runs generation steps forever.
 
 Each loop iteration: take new work from the inbox; run one chunk of a scoring or embedding job (so a big job never
-stalls generation for long); admit waiting requests into free cache slots; run one prefill forward for admitted
-prompts (at most `prefill_tokens` padded tokens, long prompts in `prefill_chunk`-token pieces, so a long prompt
-delays the others by one chunk, not by its whole length); then one decode forward in which every running sequence
-advances by one token. A request joins the running batch between two decode steps and leaves it the step it
-finishes, freeing its slot at once: a long generation never holds up short ones queued behind it.
+stalls generation for long); admit waiting requests into free cache slots; then one forward in which every decoding
+sequence advances by one token and the prompts being prefilled advance by a piece (at most `prefill_chunk` tokens
+each and `prefill_tokens` in all, so a long prompt delays the others by one chunk, not by its whole length). A
+request joins the running batch between two steps and leaves it the step it finishes, freeing its slot at once: a
+long generation never holds up short ones queued behind it. The model and the cache are built on this thread too
+(see `Engine.__init__`).
 
 Results go out through each request's `sink` callable (called on this thread): streamed `Delta`s, then the
 `Completion`, or an exception. Callers never see the model.
