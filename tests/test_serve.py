@@ -662,3 +662,14 @@ def test_serve_load_benchmark_smoke(run_dir, tmp_path):
         assert key in out, key
     assert out["errors"] == 0 and out["requests"] > 0 and out["clients"] == 2
     assert out["requests_per_s"] > 0 and 0 < out["p50_ms"] <= out["p99_ms"] and out["tokens_per_s"] > 0
+
+
+def test_health_reports_draining_once_the_engine_shuts_down(run_dir):
+    from warble.serve.engine import Engine
+
+    e = Engine.load(run_dir, max_batch=1)
+    client = make_client(e)
+    assert client.get("/health").status_code == 200
+    e.shutdown()
+    r = client.get("/health")
+    assert r.status_code == 503 and r.json()["status"] == "draining"

@@ -331,6 +331,8 @@ def create_app(engine, settings: ServeSettings | None = None) -> FastAPI:
     @app.get("/health", response_model=Health, tags=["operations"],
              summary="liveness and readiness (no API key needed)")
     async def health():
+        if getattr(engine, "closing", False):  # shutting down: tell load balancers to stop sending work
+            return JSONResponse(Health(status="draining", model=model_name).model_dump(), status_code=503)
         return Health(status="ok", model=model_name)
 
     @app.get("/metrics", tags=["operations"], dependencies=secured, response_class=Response,
