@@ -1,0 +1,1 @@
+"""Search: the query language, indexes (embedded and PostgreSQL), hybrid ranking, generated answers."""
