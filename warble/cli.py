@@ -554,6 +554,242 @@ def _serve_parser(sub) -> None:
     p.set_defaults(func=cmd_serve)
 
 
+# ---------------------------------------------------------------------------------------------------- index, search
+def _index_parser(sub) -> None:
+    p = sub.add_parser(
+        "index", help="build or update a search index over a corpus (lexical + dense, files in a directory)",
+        description="Index the posts of a corpus written by `warble ingest` (its Parquet under corpus/ and its "
+                    "compliance lists under compliance/) into a search index directory: a SQLite store of record, a "
+                    "tantivy BM25 index and, unless --embedder none, an HNSW index of post embeddings (the Warble "
+                    "model's with --model RUN, or all-MiniLM-L6-v2 with --embedder minilm). Prints a JSON summary. "
+                    "docs/SEARCH.md.\n\n"
+                    "  warble index corpus/ --model run/ --out idx/\n"
+                    "  warble index more/ --out idx/ --add\n"
+                    "  warble index --out idx/ --delete deleted.txt --opt-out optout.txt --compact",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("corpus", nargs="?", metavar="CORPUS_DIR", help="a corpus directory written by `warble ingest`")
+    p.add_argument("--out", required=True, metavar="IDX", help="the index directory")
+    p.add_argument("--model", metavar="RUN_DIR", help="embed posts with this Warble run (implies --embedder warble)")
+    p.add_argument("--embedder", choices=["warble", "minilm", "none"],
+                   help="post embeddings: warble (needs --model), minilm (all-MiniLM-L6-v2), none (lexical only); "
+                        "default: warble with --model, else none")
+    p.add_argument("--add", action="store_true", help="add CORPUS_DIR's posts to the existing index in --out")
+    p.add_argument("--delete", action="append", metavar="IDS_FILE", help="post ids to delete, one per line")
+    p.add_argument("--opt-out", action="append", metavar="FILE", help="author ids who opted out, one per line")
+    p.add_argument("--compact", action="store_true", help="afterwards, remove deleted posts from disk")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing index in --out")
+    p.add_argument("--batch", type=int, default=20_000, help="posts per add (each one committed; default 20000)")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_index)
+
+
+def _corpus_parquet(corpus: str) -> Path:
+    from warble.errors import InputError
+
+    root = Path(corpus)
+    if not root.is_dir():
+        raise InputError(f"corpus {corpus} does not exist")
+    data = root / "corpus"
+    if not data.is_dir() or not any(data.rglob("*.parquet")):
+        raise InputError(f"{corpus} is not a Warble corpus (no corpus/**/*.parquet); make one with `warble ingest`")
+    return data
+
+
+def _cmd_index(a) -> int:
+    import shutil
+    import time
+
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    from tqdm import tqdm
+
+    from warble.data.compliance import ComplianceLists
+    from warble.errors import InputError
+    from warble.search.index import SearchIndex
+    from warble.search.index.store import FIELDS, STORE_FILE
+
+    out = Path(a.out)
+    if a.batch < 1:
+        raise WarbleError("--batch must be at least 1")
+    if not a.corpus and not (a.delete or a.opt_out or a.compact):
+        raise WarbleError("give a CORPUS_DIR to index, or --delete/--opt-out/--compact for an existing index")
+    if a.add and not a.corpus:
+        raise WarbleError("--add needs a CORPUS_DIR to add")
+    kind = a.embedder or ("warble" if a.model else "none")
+    if a.model and kind != "warble":
+        raise WarbleError(f"--model is the Warble embedder's run; it does not go with --embedder {kind}")
+    data = _corpus_parquet(a.corpus) if a.corpus else None
+    lists = ComplianceLists.load(a.opt_out or [], a.delete or [])  # read before anything is written
+    if data is not None:
+        lists = lists.merged(ComplianceLists.from_dir(Path(a.corpus) / "compliance"))
+    exists = (out / STORE_FILE).exists()
+    if data is not None and not a.add:
+        if exists and not a.overwrite:
+            raise InputError(f"{out} already holds a search index: use --add to add posts, or --overwrite")
+        if a.overwrite and out.exists():
+            shutil.rmtree(out)
+        idx = SearchIndex.create(out, kind, model=a.model)
+    else:
+        if not exists:
+            raise InputError(f"{out} is not a Warble search index (no {STORE_FILE}); build one first")
+        idx = SearchIndex.open(out, model=a.model)
+    t0 = time.perf_counter()
+    summary = {"index": str(out), "corpus": a.corpus, "embedder": idx.spec, "added": 0, "duplicates": 0,
+               "refused_compliance": 0}
+    try:
+        if lists:
+            summary["compliance"] = idx.apply_compliance(lists.opted_out_authors, lists.deleted_posts)
+        if data is not None:
+            dset = ds.dataset(data, format="parquet")
+            cols = [f for f in FIELDS if f in dset.schema.names]
+            with tqdm(total=dset.count_rows(), unit="post", desc="index", disable=a.no_progress, file=sys.stderr,
+                      dynamic_ncols=True) as bar:
+                pending: list = []
+
+                def flush() -> None:  # one add (one commit) per --batch posts, whatever the Parquet files' sizes
+                    idx.add(pa.Table.from_batches(pending))
+                    for k in ("added", "duplicates", "refused_compliance"):
+                        summary[k] += idx.last_add[k]
+                    bar.update(sum(b.num_rows for b in pending))
+                    pending.clear()
+
+                for batch in dset.to_batches(columns=cols, batch_size=a.batch):
+                    pending.append(batch)
+                    if sum(b.num_rows for b in pending) >= a.batch:
+                        flush()
+                if sum(b.num_rows for b in pending):
+                    flush()
+        seconds = time.perf_counter() - t0
+        if a.compact:
+            summary["compact"] = idx.compact()
+        idx.save_dense()
+        stats = idx.stats()
+    finally:
+        idx.close()
+    summary.update(posts=stats["posts"], seconds=round(seconds, 3),
+                   posts_per_s=round(summary["added"] / seconds, 1) if seconds > 0 else None,
+                   size_bytes=stats["size_bytes"]["total"], sizes=stats["size_bytes"])
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _search_parser(sub) -> None:
+    p = sub.add_parser(
+        "search", help="search an index with the platform's query syntax",
+        description="Search a `warble index` directory. QUERY uses the platform's advanced-search syntax (words, "
+                    "\"phrases\", -exclusions, OR, #hashtags, @mentions, from:, to:, lang:, since:, until:, "
+                    "min_faves:, min_retweets:, min_replies:, filter:, parentheses; docs/SEARCH.md). Modes: lexical "
+                    "(BM25), dense (embeddings), hybrid (reciprocal rank fusion of both; the default).\n\n"
+                    "  warble search --index idx/ 'launch -filter:replies' --limit 5\n"
+                    "  warble search --index idx/ '#ai from:someone -filter:replies since:2024-01-01' --json\n"
+                    "  warble search --index idx/ -- -filter:replies     # a one-word query starting with '-'",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("query", metavar="QUERY")
+    p.add_argument("--index", required=True, metavar="IDX", help="an index directory (warble index)")
+    p.add_argument("--mode", choices=["hybrid", "lexical", "dense"], default="hybrid")
+    p.add_argument("--limit", type=int, default=10, help="results (default 10)")
+    p.add_argument("--json", action="store_true", help="one JSON object: query, parsed, mode, hits, took_ms")
+    p.add_argument("--model", metavar="RUN_DIR", help="the Warble run that embeds the query (default: the one the "
+                   "index recorded; it must be the model that embedded the posts)")
+    p.add_argument("--fusion", choices=["rrf", "weighted"], default="rrf", help="hybrid: how lists are fused")
+    p.add_argument("--alpha", type=float, default=0.5, help="weighted fusion: weight of the lexical score")
+    p.add_argument("--recency", type=float, default=0.0, metavar="W", help="recency boost weight (default 0: off)")
+    p.add_argument("--half-life", type=float, default=7.0, metavar="DAYS", help="recency boost half-life")
+    p.add_argument("--engagement", type=float, default=0.0, metavar="W", help="engagement boost weight (default 0)")
+    p.set_defaults(func=_cmd_search)
+
+
+def _render_hit(n: int, h, bold: bool) -> str:
+    on, off = ("\033[1m", "\033[0m") if bold else ("**", "**")
+    text, parts, last = h.text, [], 0
+    for s, e in h.highlights:
+        parts += [text[last:s], on, text[s:e], off]
+        last = e
+    parts.append(text[last:])
+    body = "".join(parts).replace("\n", "\n   ")
+    who = f"@{h.author_handle}" if h.author_handle else f"author {h.author_id}"
+    when = h.created_at.strftime("%Y-%m-%d %H:%M UTC") if h.created_at else "time unknown"
+    counts = " ".join(f"{v if v is not None else '-'} {k}" for k, v in
+                      (("likes", h.like_count), ("reposts", h.repost_count), ("replies", h.reply_count)))
+    ranks = ", ".join(f"{k} #{r}" for k, r in (("lexical", h.lexical_rank), ("dense", h.dense_rank)) if r)
+    return (f"{n:>2}. {who} · {when} · {counts} · score {h.score:.4g}" + (f" ({ranks})" if ranks else "")
+            + f"\n   {body}\n   id {h.id}")
+
+
+def _cmd_search(a) -> int:
+    import time
+
+    from warble.search.index import SearchIndex
+    from warble.search.query import parse, unparse
+
+    if a.limit < 1:
+        raise WarbleError("--limit must be at least 1")
+    node = parse(a.query)  # a bad query fails before anything loads
+    idx = SearchIndex.open(a.index, readonly=True, model=a.model)
+    try:
+        t0 = time.perf_counter()
+        hits = idx.search(node, mode=a.mode, limit=a.limit, fusion_method=a.fusion, alpha=a.alpha,
+                          recency_weight=a.recency, half_life_days=a.half_life, engagement_weight=a.engagement)
+        took = (time.perf_counter() - t0) * 1000
+    finally:
+        idx.close()
+    if a.json:
+        try:
+            parsed = unparse(node)
+        except ValueError:
+            parsed = None
+        print(json.dumps({"query": a.query, "parsed": parsed, "mode": a.mode, "hits": [h.to_dict() for h in hits],
+                          "took_ms": round(took, 3)}, ensure_ascii=False))
+        return 0
+    bold = sys.stdout.isatty()
+    for n, h in enumerate(hits, 1):
+        print(_render_hit(n, h, bold))
+    print(f"{len(hits)} result{'s' if len(hits) != 1 else ''} in {took:.1f} ms ({a.mode})" if hits else "no results")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------- eval
+def _eval_parser(sub) -> None:
+    p = sub.add_parser("eval", help="evaluate: search quality (TREC-style); more evaluations to come",
+                       description="Evaluations that print numbers (and JSON with --json).")
+    ev = p.add_subparsers(dest="eval_command", metavar="EVAL", required=True)
+    s = ev.add_parser(
+        "search", help="MAP@5, MRR, nDCG@10, Recall@100 of search on judged queries",
+        description="Index the documents of --docs (TSV: id, then text columns, as CLEF's verified_claims.docs.tsv) "
+                    "in a temporary index, run each query of --queries (TSV: id, text) as plain text (its words "
+                    "OR-ed; no query operators), and score the top 100 against --qrels (TREC: query 0 doc "
+                    "relevance). MAP@k, MRR, nDCG@k and Recall@k as trec_eval computes them.\n\n"
+                    "  D=../shared/data/clef2020_claims\n"
+                    "  warble eval search --docs $D/verified_claims.docs.tsv --queries $D/dev/tweets.queries.tsv \\\n"
+                    "      --qrels $D/dev/tweet-vclaim-pairs.qrels --mode hybrid --json",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--docs", required=True, metavar="D.tsv")
+    s.add_argument("--queries", required=True, metavar="Q.tsv")
+    s.add_argument("--qrels", required=True, metavar="Q.qrels")
+    s.add_argument("--mode", choices=["lexical", "dense", "hybrid"], default="hybrid")
+    s.add_argument("--embedder", choices=["minilm", "warble"], default="minilm",
+                   help="dense vectors: all-MiniLM-L6-v2 (default, shipped offline) or the Warble model (--model)")
+    s.add_argument("--model", metavar="RUN_DIR", help="the run whose engine embeds (with --embedder warble)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--no-progress", action="store_true")
+    s.set_defaults(func=_cmd_eval_search)
+
+
+def _cmd_eval_search(a) -> int:
+    from warble.eval.search_eval import eval_search
+
+    if a.embedder == "warble" and not a.model and a.mode != "lexical":
+        raise WarbleError("--embedder warble needs --model RUN_DIR")
+    out = eval_search(a.docs, a.queries, a.qrels, mode=a.mode, embedder=a.embedder, model=a.model,
+                      progress=not a.no_progress and not a.json)
+    if a.json:
+        print(json.dumps(out))
+    else:
+        for k, v in out.items():
+            print(f"{k:26s} {v:.4f}" if isinstance(v, float) else f"{k:26s} {v}")
+    return 0
+
+
 def _quickstart_parser(sub) -> None:
     p = sub.add_parser("quickstart", help="run the whole pipeline on the embedded default corpus, end in a report",
                        description="Simulate a platform, ingest it, train a tokenizer and a small model on it, "
@@ -595,6 +831,9 @@ def build_parser() -> argparse.ArgumentParser:
     _import_parser(sub)
     _generate_parser(sub)
     _serve_parser(sub)
+    _index_parser(sub)
+    _search_parser(sub)
+    _eval_parser(sub)
     _quickstart_parser(sub)
     return p
 

@@ -1,0 +1,676 @@
+"""`SearchIndex`: the embedded backend. The contract is in the package docstring (`warble.search.index`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import signal
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+import pyarrow as pa
+
+from warble.errors import ConfigError, InputError
+from warble.search import ast
+from warble.search.index import analysis, embed, fusion
+from warble.search.index.dense import FLAGS, NULL, Dense
+from warble.search.index.lexical import (
+    Compiled,
+    Lexical,
+    day_ms,
+    has_positive_text,
+    prune,
+    query_hashtags,
+    query_words,
+    relax_text,
+    remove_dir,
+)
+from warble.search.index.store import FIELDS, FORMAT, LIST_FIELDS, STORE_FILE, Store
+
+MODES = ("hybrid", "lexical", "dense")
+CANDIDATES = 100  # per list, for fusion and boosts
+EXACT_MAX = 5_000  # a dense filter allowing at most this many posts is searched exactly, not through HNSW
+_FILTER_FLAG = {"links": "links", "replies": "reply", "quote": "quote", "retweets": "repost"}
+DENSE_SAVE_EVERY = 100_000  # vectors added since the last saved generation before `add` saves a new one
+_GEN = re.compile(r"^(lexical|dense)-(\d{6})$")
+_COUNTS = ("like_count", "repost_count", "reply_count", "quote_count")
+
+
+def _failpoint(name: str) -> None:
+    """Crash tests: WARBLE_INDEX_FAILPOINT=name kills this process with SIGKILL at that point."""
+    if os.environ.get("WARBLE_INDEX_FAILPOINT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@dataclass
+class Hit:
+    id: str
+    author_id: str
+    author_handle: str | None
+    created_at: dt.datetime | None
+    text: str
+    lang: str | None
+    reply_to_id: str | None
+    quote_of_id: str | None
+    repost_of_id: str | None
+    hashtags: list[str]
+    mentions: list[str]
+    urls: list[str]
+    like_count: int | None
+    repost_count: int | None
+    reply_count: int | None
+    quote_count: int | None
+    score: float
+    lexical_rank: int | None = None  # 1-based rank in the lexical candidates (None: not among them)
+    dense_rank: int | None = None
+    lexical_score: float | None = None  # BM25
+    dense_score: float | None = None  # cosine similarity
+    highlights: list[tuple[int, int]] = field(default_factory=list)  # [start, end) character ranges of text
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["created_at"] = None if self.created_at is None else \
+            self.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        d["highlights"] = [list(h) for h in self.highlights]
+        return d
+
+
+def _ms_to_dt(ms: int | None) -> dt.datetime | None:
+    return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
+
+
+def _to_ms(v, i: int) -> int | None:
+    if v is None:
+        return None
+    if isinstance(v, dt.datetime):
+        v = v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)
+        return int(v.timestamp() * 1000)
+    if isinstance(v, str):
+        try:
+            return _to_ms(dt.datetime.fromisoformat(v.replace("Z", "+00:00")), i)
+        except ValueError:
+            raise InputError(f"post {i}: created_at {v!r} is not an ISO 8601 time") from None
+    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+        return int(v)
+    raise InputError(f"post {i}: created_at must be a datetime, an ISO string or epoch milliseconds, not {v!r}")
+
+
+def normalize_posts(posts) -> list[dict]:
+    """Posts (a pyarrow Table/RecordBatch with the post schema's columns, or dicts) as dicts of the store's fields."""
+    if isinstance(posts, (pa.Table, pa.RecordBatch)):
+        n = posts.num_rows
+        cols = {}
+        for f in FIELDS:
+            if f not in posts.schema.names:
+                cols[f] = [[] if f in LIST_FIELDS else None] * n
+                continue
+            col = posts.column(f)
+            if f == "created_at" and pa.types.is_timestamp(col.type):
+                col = col.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())
+            cols[f] = col.to_pylist()
+        rows = [dict(zip(FIELDS, vals)) for vals in zip(*(cols[f] for f in FIELDS))]
+    else:
+        rows = []
+        for i, p in enumerate(posts):
+            if not isinstance(p, dict):
+                raise InputError(f"post {i}: expected a dict, got {type(p).__name__}")
+            rows.append({f: p.get(f) for f in FIELDS})
+    for i, r in enumerate(rows):
+        for f in ("id", "author_id", "text"):
+            if not isinstance(r[f], str) or not r[f]:
+                raise InputError(f"post {i}: {f} must be a non-empty string, got {r[f]!r}")
+        r["created_at"] = _to_ms(r["created_at"], i)
+        for f in LIST_FIELDS:
+            v = r[f] or []
+            if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
+                raise InputError(f"post {i}: {f} must be a list of strings")
+            r[f] = list(v)
+        for f in _COUNTS:
+            if r[f] is not None and (isinstance(r[f], bool) or not isinstance(r[f], (int, np.integer))):
+                raise InputError(f"post {i}: {f} must be an integer or null, got {r[f]!r}")
+    return rows
+
+
+class SearchIndex:
+    def __init__(self, path: Path, store: Store, *, readonly: bool, embedder: embed.Embedder | None = None,
+                 model: str | Path | None = None, device: str = "auto"):
+        self.path = path
+        self.store = store
+        self.readonly = readonly
+        self._lock = threading.RLock()
+        self._device = device
+        self._model = model
+        self._embedder = embedder
+        self._own_embedder = False
+        self._embedder_checked = False
+        self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._unsaved = 0
+        self.last_add: dict = {}
+        meta = store.all_meta()
+        if meta.get("format") != FORMAT:
+            raise InputError(f"{path}: not a Warble search index (format {meta.get('format')!r})")
+        if meta.get("analyzer") != analysis.ANALYZER_VERSION:
+            raise ConfigError(f"{path}: built with text analyzer {meta.get('analyzer')!r}, this version uses "
+                              f"{analysis.ANALYZER_VERSION!r}; rebuild the index")
+        self.spec = meta["embedder"]
+        self._probes = meta.get("probes")
+        self._seen = {}
+        self.lex = None
+        self.dense: Dense | None = None
+        self._load(meta)
+        if embedder is not None:
+            self._check_embedder(embedder)
+
+    # ------------------------------------------------------------------------------------------------ create, open
+    @classmethod
+    def create(cls, path: str | Path, embedder: embed.Embedder | str | None = "none", *,
+               model: str | Path | None = None, device: str = "auto") -> "SearchIndex":
+        """A new, empty index in directory `path` (which must not exist or be empty). `embedder`: an Embedder, or
+        "none" (lexical only), "minilm", or "warble" (with `model`, a run directory)."""
+        path = Path(path)
+        if (path / STORE_FILE).exists():
+            raise InputError(f"{path} already holds a search index: add to it (warble index --add) or remove it")
+        if path.exists() and (not path.is_dir() or any(path.iterdir())):
+            raise InputError(f"{path} exists and is not an empty directory")
+        own = False
+        if embedder is None or isinstance(embedder, str):
+            embedder = embed.load_embedder(embedder or "none", model=model, device=device)
+            own = embedder is not None
+        spec = embedder.spec() if embedder is not None else {"kind": "none"}
+        probes = embed.probe(embedder) if embedder is not None else None
+        path.mkdir(parents=True, exist_ok=True)
+        Lexical(path / "lexical-000001", create=True).close()
+        store = Store(path / STORE_FILE)
+        store.begin()
+        for k, v in {"format": FORMAT, "analyzer": analysis.ANALYZER_VERSION, "embedder": spec, "probes": probes,
+                     "lexical_gen": 1, "lexical_upto": 0, "dense_gen": 0, "change_seq": 0, "newest_ms": None,
+                     "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}.items():
+            store.set_meta(k, v)
+        store.commit()  # the index exists from here
+        idx = cls(path, store, readonly=False, embedder=embedder, device=device)
+        idx._own_embedder = own
+        idx._embedder_checked = True
+        return idx
+
+    @classmethod
+    def open(cls, path: str | Path, *, readonly: bool = False, embedder: embed.Embedder | None = None,
+             model: str | Path | None = None, device: str = "auto") -> "SearchIndex":
+        """Open an index. Writable (default): takes the index's single writer lock and reconciles the derived
+        indexes with the store. `readonly`: no lock, no writes (any number of readers beside one writer).
+        The embedder is loaded on first need from the recorded spec (`model` overrides the recorded run
+        directory) and must reproduce the recorded probe vectors."""
+        path = Path(path)
+        if not (path / STORE_FILE).is_file():
+            raise InputError(f"{path} is not a Warble search index (no {STORE_FILE}); build one with `warble index`")
+        store = Store(path / STORE_FILE, readonly=readonly)
+        try:
+            return cls(path, store, readonly=readonly, embedder=embedder, model=model, device=device)
+        except BaseException:
+            store.close()
+            raise
+
+    def _gen_dir(self, kind: str, gen: int) -> Path:
+        return self.path / f"{kind}-{gen:06d}"
+
+    def _load(self, meta: dict) -> None:
+        """Open the current generations, catch the dense index up with the store, and (writable) reconcile."""
+        lex_dir = self._gen_dir("lexical", meta["lexical_gen"])
+        if not lex_dir.is_dir():
+            raise InputError(f"{self.path}: lexical index {lex_dir.name} is missing; rebuild the index")
+        self.lex = Lexical(lex_dir)
+        if not self.readonly:
+            try:
+                self.lex.writer
+            except ValueError:  # tantivy: "Failed to acquire Lockfile: LockBusy"
+                raise InputError(f"{self.path}: another process (or handle) is writing this index") from None
+            self._remove_strays(meta)
+            self._reconcile_lexical(meta)
+        self._load_dense(meta)
+        self._seen = {k: meta.get(k) for k in ("lexical_gen", "dense_gen", "change_seq", "lexical_upto")}
+        self._seen["max_key"] = self.store.max_key()
+
+    def _load_dense(self, meta: dict) -> None:
+        if self.spec["kind"] == "none":
+            self.dense = None
+            return
+        gen = meta.get("dense_gen") or 0
+        self.dense = Dense.load(self._gen_dir("dense", gen), mmap=self.readonly) if gen else Dense(self.spec["dim"])
+        self._catch_up_dense()
+        self.dense.mark_dead(self.store.dead_keys())
+
+    def _catch_up_dense(self) -> int:
+        """Add the vectors the store holds beyond the dense index's watermark (no re-embedding)."""
+        n = 0
+        for keys, vecs, rows in self.store.iter_vectors(above=self.dense.upto):
+            self.dense.add(keys, vecs, rows)
+            n += len(keys)
+        self._unsaved += n
+        return n
+
+    def _remove_strays(self, meta: dict) -> None:
+        """Generation directories a crash left behind (written, never made current)."""
+        current = {("lexical", meta["lexical_gen"]), ("dense", meta.get("dense_gen") or 0)}
+        for p in self.path.iterdir():
+            m = _GEN.match(p.name)
+            if m and (m.group(1), int(m.group(2))) not in current:
+                remove_dir(p)
+
+    def _reconcile_lexical(self, meta: dict) -> None:
+        """Re-index from the store what tantivy may lack (posts above its watermark), apply pending deletes."""
+        upto, top = meta.get("lexical_upto") or 0, self.store.max_key()
+        pending = self.store.pending_lexical_deletes()
+        if top <= upto and not pending:
+            return
+        if top > upto:
+            self.lex.delete_above(upto)  # a commit that landed after the watermark: no duplicates
+            for batch in self.store.iter_live(above=upto):
+                self.lex.add(batch)
+        self.lex.delete_keys(pending)
+        self.lex.commit()
+        self.store.set_meta("lexical_upto", top)
+        self.store.clear_pending_lexical_deletes(pending)
+        meta["lexical_upto"] = top
+
+    def refresh(self) -> None:
+        """Readers: pick up what another process committed (new posts, deletes, a compaction). Cheap when nothing
+        changed; the writer's own changes are applied as it makes them."""
+        if not self.readonly:
+            return
+        with self._lock:
+            meta = {k: self.store.get_meta(k) for k in ("lexical_gen", "dense_gen", "change_seq", "lexical_upto")}
+            top = self.store.max_key()
+            if meta["lexical_gen"] != self._seen["lexical_gen"] or meta["dense_gen"] != self._seen["dense_gen"]:
+                self._load(self.store.all_meta())
+                return
+            if meta["lexical_upto"] != self._seen["lexical_upto"] or meta["change_seq"] != self._seen["change_seq"]:
+                self.lex.reload()
+            if self.dense is not None:
+                if top != self._seen["max_key"]:
+                    self._catch_up_dense()
+                if meta["change_seq"] != self._seen["change_seq"]:
+                    self.dense.mark_dead(self.store.dead_keys())
+            self._seen.update(meta, max_key=top)
+
+    # ------------------------------------------------------------------------------------------------ embedder
+    def _check_embedder(self, e: embed.Embedder) -> None:
+        if self.spec["kind"] == "none":
+            raise ConfigError(f"{self.path} was built without embeddings (--embedder none); it has no dense vectors")
+        embed.check_same(e, self.spec, self._probes)
+        self._embedder_checked = True
+
+    @property
+    def embedder(self) -> embed.Embedder | None:
+        if self.spec["kind"] == "none":
+            return None
+        if self._embedder is None:
+            self._embedder = embed.load_embedder(self.spec["kind"], model=self._model, spec=self.spec,
+                                                 device=self._device)
+            self._own_embedder = True
+        if not self._embedder_checked:
+            self._check_embedder(self._embedder)
+        return self._embedder
+
+    def _query_vector(self, text: str) -> np.ndarray:
+        v = self._qcache.get(text)
+        if v is None:
+            v = self.embedder.embed([text])[0]
+            v = v.astype(np.float16).astype(np.float32)  # as the posts' vectors are stored
+            self._qcache[text] = v
+            if len(self._qcache) > 256:
+                self._qcache.popitem(last=False)
+        else:
+            self._qcache.move_to_end(text)
+        return v
+
+    # ------------------------------------------------------------------------------------------------ writing
+    def _writable(self) -> None:
+        if self.readonly:
+            raise InputError(f"{self.path} is open read-only")
+
+    def add(self, posts, *, progress: bool = False) -> int:
+        """Add posts (pyarrow Table/RecordBatch with the post schema's columns, or dicts); returns how many were
+        added. Posts already in the index, on the deletion list, by opted-out authors, or reposts of blocked posts
+        are skipped (`last_add` counts them). Once this returns, the posts are durable and searchable."""
+        self._writable()
+        rows = normalize_posts(posts)
+        with self._lock:
+            seen: set[str] = set()
+            unique = []
+            for r in rows:
+                if r["id"] not in seen:
+                    seen.add(r["id"])
+                    unique.append(r)
+            existing = self.store.existing_ids([r["id"] for r in unique])
+            new = [r for r in unique if r["id"] not in existing]
+            opted = self.store.opted_out_among(sorted({r["author_id"] for r in new}))
+            # deleted ids, and reposts of deleted or dead posts (a repost carries the original's text)
+            blocked = self.store.blocked_originals(sorted({r["id"] for r in new}
+                                                          | {r["repost_of_id"] for r in new if r["repost_of_id"]}))
+            accepted = [r for r in new if r["author_id"] not in opted and r["id"] not in blocked
+                        and r["repost_of_id"] not in blocked]
+            self.last_add = {"given": len(rows), "added": len(accepted), "duplicates": len(rows) - len(new),
+                             "refused_compliance": len(new) - len(accepted)}
+            if not accepted:
+                return 0
+            vectors = None
+            if self.dense is not None:
+                vectors = embed.embed_all(self.embedder, [r["text"] for r in accepted], progress=progress)
+            newest = max((r["created_at"] for r in accepted if r["created_at"] is not None), default=None)
+            self.store.begin()
+            try:
+                keys = self.store.insert(accepted, vectors)
+                old = self.store.get_meta("newest_ms")
+                if newest is not None and (old is None or newest > old):
+                    self.store.set_meta("newest_ms", newest)
+                _failpoint("add.before_commit")
+                self.store.commit()  # the commit point: acknowledged from here
+            except BaseException:
+                self.store.rollback()
+                raise
+            _failpoint("add.after_store")
+            self.lex.add(zip(keys, accepted))
+            self.lex.commit()
+            _failpoint("add.after_lexical")
+            self.store.set_meta("lexical_upto", keys[-1])
+            if self.dense is not None:
+                self.dense.add(np.asarray(keys), vectors, accepted)
+                self._unsaved += len(keys)
+                if self._unsaved >= DENSE_SAVE_EVERY:
+                    self.save_dense()
+            return len(accepted)
+
+    def save_dense(self) -> None:
+        """Write the dense index as a new generation and make it current (also done by `close` and `add`)."""
+        self._writable()
+        with self._lock:
+            if self.dense is None or not self._unsaved:
+                return
+            gen = (self.store.get_meta("dense_gen") or 0) + 1
+            d = self._gen_dir("dense", gen)
+            remove_dir(d)
+            self.dense.save(d)
+            _failpoint("dense.before_switch")
+            self.store.set_meta("dense_gen", gen)  # one statement: its own transaction
+            remove_dir(self._gen_dir("dense", gen - 1))
+            self._unsaved = 0
+
+    def _kill(self, where: str, params: Sequence, extra) -> list[int]:
+        """Mark matching posts (and reposts of dead posts) dead in one store transaction, then drop them from
+        the derived indexes' results. Returns the keys killed."""
+        self.store.begin()
+        try:
+            extra()
+            keys = self.store.mark_dead(where, params)
+            # reposts carry the original's text: they go with it
+            keys += self.store.mark_dead("repost_of_id IN (SELECT id FROM deleted_ids) OR repost_of_id IN "
+                                         "(SELECT id FROM posts WHERE live = 0)", ())
+            self.store.set_meta("change_seq", (self.store.get_meta("change_seq") or 0) + 1)
+            self.store.commit()  # gone from results from here (the store check)
+        except BaseException:
+            self.store.rollback()
+            raise
+        if keys:
+            self.lex.delete_keys(keys)
+            self.lex.commit()
+            self.store.clear_pending_lexical_deletes(keys)
+            if self.dense is not None:
+                self.dense.mark_dead(keys)
+        return keys
+
+    def _temp_ids(self, table: str, ids: Iterable[str]) -> None:
+        self.store.db.execute(f"CREATE TEMP TABLE IF NOT EXISTS {table} (v TEXT PRIMARY KEY)")
+        self.store.db.execute(f"DELETE FROM {table}")
+        self.store.db.executemany(f"INSERT OR IGNORE INTO {table}(v) VALUES (?)", ((str(i),) for i in ids))
+
+    def delete(self, ids: Iterable[str]) -> int:
+        """Delete posts by id (and reposts of them): gone from results at once, from disk at `compact()`; the ids
+        are remembered, so adding them again is refused. Returns how many indexed posts went."""
+        self._writable()
+        ids = [str(i) for i in ids]
+        with self._lock:
+            def extra():
+                self.store.add_deleted_ids(ids)
+                self._temp_ids("tmp_ids", ids)
+            return len(self._kill("id IN (SELECT v FROM tmp_ids)", (), extra))
+
+    def apply_compliance(self, opt_out_authors: Iterable[str] = (), deleted_posts: Iterable[str] = ()) -> dict:
+        """Apply compliance lists (`warble.data.compliance.ComplianceLists`: opted-out author ids, deleted post
+        ids): their posts, and reposts of them, leave results at once and the disk at `compact()`; later adds
+        refuse them. Returns counts."""
+        self._writable()
+        authors, ids = [str(a) for a in opt_out_authors], [str(i) for i in deleted_posts]
+        with self._lock:
+            def extra():
+                self.store.add_opted_out(authors)
+                self.store.add_deleted_ids(ids)
+                self._temp_ids("tmp_ids", ids)
+                self._temp_ids("tmp_authors", authors)
+            keys = self._kill("id IN (SELECT v FROM tmp_ids) OR author_id IN (SELECT v FROM tmp_authors)", (), extra)
+            return {"opted_out_authors": len(set(authors)), "deleted_posts": len(set(ids)), "removed": len(keys)}
+
+    def compact(self) -> dict:
+        """Remove dead posts from disk: rebuild tantivy and the HNSW index from the store's live posts as new
+        generations, switch to them and delete the dead rows in one store transaction, then delete the old
+        generations and truncate the store's WAL."""
+        self._writable()
+        with self._lock:
+            t0 = time.perf_counter()
+            dead = self.store.count_dead()
+            if not dead:
+                return {"removed": 0, "seconds": 0.0}
+            meta = self.store.all_meta()
+            lgen, dgen = meta["lexical_gen"] + 1, (meta.get("dense_gen") or 0) + 1
+            remove_dir(self._gen_dir("lexical", lgen))
+            new_lex = Lexical(self._gen_dir("lexical", lgen), create=True)
+            for batch in self.store.iter_live():
+                new_lex.add(batch)
+            new_lex.commit()
+            new_dense = None
+            if self.dense is not None:
+                new_dense = Dense(self.dense.dim)
+                for keys, vecs, rows in self.store.iter_vectors(live_only=True):
+                    new_dense.add(keys, vecs, rows)
+                remove_dir(self._gen_dir("dense", dgen))
+                new_dense.save(self._gen_dir("dense", dgen))
+            _failpoint("compact.before_switch")
+            self.store.begin()
+            try:
+                removed = self.store.purge_dead()
+                self.store.set_meta("lexical_gen", lgen)
+                self.store.set_meta("lexical_upto", self.store.max_key())
+                if new_dense is not None:
+                    self.store.set_meta("dense_gen", dgen)
+                self.store.set_meta("change_seq", (meta.get("change_seq") or 0) + 1)
+                self.store.commit()
+            except BaseException:
+                self.store.rollback()
+                raise
+            old_lex = self.lex
+            self.lex = new_lex
+            old_lex.close()
+            remove_dir(old_lex.path)
+            if new_dense is not None:
+                self.dense = new_dense
+                self._unsaved = 0
+                remove_dir(self._gen_dir("dense", dgen - 1))
+            self.store.checkpoint()
+            self._seen.update(lexical_gen=lgen, dense_gen=dgen if new_dense is not None else meta.get("dense_gen"))
+            return {"removed": removed, "seconds": round(time.perf_counter() - t0, 3)}
+
+    # ------------------------------------------------------------------------------------------------ search
+    def search(self, query: ast.Node | str | None, mode: str = "hybrid", limit: int = 10, *, fusion_method: str = "rrf",
+               rrf_k: int = fusion.RRF_K, alpha: float = 0.5, candidates: int = CANDIDATES,
+               recency_weight: float = 0.0, half_life_days: float = 7.0, engagement_weight: float = 0.0,
+               now: dt.datetime | None = None) -> list[Hit]:
+        """The top `limit` live posts for a query (an AST, or a string for `warble.search.query.parse`).
+
+        lexical: tantivy BM25 over the whole query. dense: nearest posts to the embedding of the query's words,
+        among posts that pass the query's other parts (`relax_text`). hybrid: fusion of both candidate lists
+        (`fusion_method` "rrf" with `rrf_k`, or "weighted" with `alpha` for lexical), then the optional boosts.
+        A query without words is a pure filter in every mode: its results come newest first. On an index without
+        embeddings, hybrid is lexical."""
+        if mode not in MODES:
+            raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+        if fusion_method not in fusion.FUSIONS:
+            raise InputError(f"fusion must be one of {', '.join(fusion.FUSIONS)}, got {fusion_method!r}")
+        if limit < 1 or candidates < 1 or rrf_k < 0 or not 0 <= alpha <= 1 or half_life_days <= 0:
+            raise InputError("need limit >= 1, candidates >= 1, rrf_k >= 0, 0 <= alpha <= 1, half_life_days > 0")
+        if isinstance(query, str):
+            from warble.search.query import parse
+
+            query = parse(query)
+        node = prune(query) if query is not None else None
+        scored = has_positive_text(node)
+        if mode == "dense" and self.dense is None:
+            raise InputError(f"{self.path} has no dense vectors (built with --embedder none): use lexical mode")
+        self.refresh()
+        with self._lock:
+            boosted = bool(recency_weight or engagement_weight)
+            use_dense = scored and self.dense is not None and mode in ("dense", "hybrid")
+            use_lex = mode in ("lexical", "hybrid") or not scored
+            depth = max(limit, candidates) if (boosted or (use_lex and use_dense)) else limit
+            compiled = self.lex.compiler.compile(node)
+            lex = self._lexical(compiled, depth) if use_lex else []
+            dense = self._dense(" ".join(ast.text_terms(node)), relax_text(node), depth) if use_dense else []
+            if use_lex and use_dense:
+                fused = fusion.fuse(lex, dense, method=fusion_method, k=rrf_k, alpha=alpha)
+            elif use_lex:
+                fused = [fusion.Fused(k, s, r, None, s, None) for r, (k, s) in enumerate(lex, 1)]
+            else:
+                fused = [fusion.Fused(k, s, None, r, None, s) for r, (k, s) in enumerate(dense, 1)]
+            if boosted:
+                rows = self.store.live_rows([f.key for f in fused])
+                fused = [f for f in fused if f.key in rows]
+                now_ms = int(now.timestamp() * 1000) if now is not None else self.store.get_meta("newest_ms")
+                for f in fused:
+                    f.score = fusion.boost(f.score, rows[f.key], now_ms=now_ms, recency_weight=recency_weight,
+                                           half_life_days=half_life_days, engagement_weight=engagement_weight)
+                fused.sort(key=fusion._order)
+            fused = fused[:limit]
+            rows = self.store.live_rows([f.key for f in fused])  # checked again: nothing dead is returned
+            words = set(query_words(node))
+            tags = {t for tag in query_hashtags(node) for t in analysis.analyze(tag)}
+            return [self._hit(rows[f.key], f, words, tags) for f in fused if f.key in rows]
+
+    def _hit(self, row: dict, f: fusion.Fused, words: set[str], tags: set[str]) -> Hit:
+        return Hit(**{**row, "created_at": _ms_to_dt(row["created_at"])}, score=f.score, lexical_rank=f.lexical_rank,
+                   dense_rank=f.dense_rank, lexical_score=f.lexical_score, dense_score=f.dense_score,
+                   highlights=analysis.highlight_spans(row["text"], words, tags))
+
+    def _lexical(self, compiled: Compiled, n: int) -> list[tuple[int, float]]:
+        """Top n live (key, BM25) from tantivy, each checked against the store; fetches deeper while hits are
+        dead (deleted in the store, not yet in tantivy)."""
+        fetch = n
+        while True:
+            hits = self.lex.search(compiled, fetch)
+            live = self.store.live_keys([k for k, _ in hits])
+            kept = [(k, s) for k, s in hits if k in live]
+            if len(kept) >= n or len(hits) < fetch:
+                return kept[:n]
+            fetch *= 4
+
+    def _dense(self, text: str, filt: ast.Node | None, n: int) -> list[tuple[int, float]]:
+        """Top n live (key, cosine) for the text among the posts matching `filt` (pre-filtering: the filter is a
+        mask over the dense slots, `_slot_mask`). Unfiltered: HNSW over the live slots. Filtered: at most
+        EXACT_MAX allowed slots are ranked exactly; more go to HNSW with the mask as its selector (the beam widened
+        by 1/selectivity). A walk that comes back less than half full falls back to the exact scan (a fused list
+        needs enough candidates, not exactly n)."""
+        q = self._query_vector(text)
+        if filt is None:
+            cands = self.dense.search(q, n)
+            if len(cands) < min(n, self.dense.nlive) // 2:  # a walk trapped among near-identical vectors
+                cands = self.dense.exact(q, self.dense.live, n)
+        else:
+            allowed = self._slot_mask(filt) & self.dense.live
+            count = int(np.count_nonzero(allowed))
+            if count <= EXACT_MAX:
+                cands = self.dense.exact(q, allowed, n)
+            else:
+                cands = self.dense.search(q, n, allowed=allowed)
+                if len(cands) < n // 2:
+                    cands = self.dense.exact(q, allowed, n)
+        live = self.store.live_keys([k for k, _ in cands])
+        return [(k, s) for k, s in cands if k in live]
+
+    def _slot_mask(self, node: ast.Node) -> np.ndarray:
+        """The dense slots whose posts match a (pruned) query node: language, time, counts and kinds from the dense
+        index's own columns; hashtags, mentions, authors and words from tantivy (their matching keys)."""
+        a = self.dense.attrs
+        if isinstance(node, ast.And):
+            m = self._slot_mask(node.children[0])
+            for c in node.children[1:]:
+                m &= self._slot_mask(c)
+            return m
+        if isinstance(node, ast.Or):
+            m = self._slot_mask(node.children[0])
+            for c in node.children[1:]:
+                m |= self._slot_mask(c)
+            return m
+        if isinstance(node, ast.Not):
+            return ~self._slot_mask(node.child)
+        if isinstance(node, ast.Lang):
+            code = self.dense.langs.get(analysis.norm_name(node.code))
+            return a["lang"] == code if code is not None else np.zeros(self.dense.ntotal, dtype=bool)
+        if isinstance(node, ast.Since):
+            return a["created_at"] >= day_ms(node.date)
+        if isinstance(node, ast.Until):
+            return (a["created_at"] < day_ms(node.date)) & (a["created_at"] != NULL)
+        if isinstance(node, ast.MinCount) and node.field in a:
+            return a[node.field] >= int(node.n)
+        if isinstance(node, ast.Filter) and node.kind in _FILTER_FLAG:
+            return (a["flags"] & FLAGS[_FILTER_FLAG[node.kind]]) != 0
+        fq = self.lex.compiler.compile(node).query
+        return self.dense.mask_of_keys(self.lex.matching_keys(fq, self.lex.count(fq)))
+
+    # ------------------------------------------------------------------------------------------------ the rest
+    def get(self, ids: Sequence[str]) -> dict[str, dict]:
+        """Live posts by id (deleted or opted-out ones are absent), as the store holds them."""
+        return {i: {k: v for k, v in r.items() if k != "live"}
+                for i, r in self.store.rows_by_id(list(ids)).items() if r["live"]}
+
+    def stats(self) -> dict:
+        def du(p: Path) -> int:
+            return sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else 0
+
+        meta = self.store.all_meta()
+        store_bytes = sum(f.stat().st_size for f in self.path.glob(STORE_FILE + "*"))
+        lex_bytes = du(self.lex.path)
+        dense_bytes = du(self._gen_dir("dense", meta.get("dense_gen") or 0)) if meta.get("dense_gen") else 0
+        s = self.lex.searcher()
+        return {
+            "path": str(self.path), "format": FORMAT, "analyzer": meta["analyzer"], "embedder": self.spec,
+            "posts": self.store.count_live(), "dead_not_compacted": self.store.count_dead(),
+            "max_key": self.store.max_key(), "lexical_docs": s.num_docs, "lexical_segments": s.num_segments,
+            "dense_vectors": self.dense.ntotal if self.dense is not None else 0,
+            "dense_live": self.dense.nlive if self.dense is not None else 0,
+            "dense_unsaved": self._unsaved if self.dense is not None else 0,
+            "opted_out_authors": self.store.db.execute("SELECT count(*) FROM opted_out").fetchone()[0],
+            "deleted_ids": self.store.db.execute("SELECT count(*) FROM deleted_ids").fetchone()[0],
+            "size_bytes": {"store": store_bytes, "lexical": lex_bytes, "dense": dense_bytes,
+                           "total": store_bytes + lex_bytes + dense_bytes},
+        }
+
+    def close(self) -> None:
+        with self._lock:
+            if self.store is None:
+                return
+            if not self.readonly:
+                self.save_dense()
+                self.lex.close()
+                self.store.checkpoint()
+            if self._own_embedder and self._embedder is not None:
+                self._embedder.close()
+            self.store.close()
+            self.store = None
+
+    def __enter__(self) -> "SearchIndex":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
