@@ -583,92 +583,12 @@ def _index_parser(sub) -> None:
     p.set_defaults(func=_cmd_index)
 
 
-def _corpus_parquet(corpus: str) -> Path:
-    from warble.errors import InputError
-
-    root = Path(corpus)
-    if not root.is_dir():
-        raise InputError(f"corpus {corpus} does not exist")
-    data = root / "corpus"
-    if not data.is_dir() or not any(data.rglob("*.parquet")):
-        raise InputError(f"{corpus} is not a Warble corpus (no corpus/**/*.parquet); make one with `warble ingest`")
-    return data
-
-
 def _cmd_index(a) -> int:
-    import shutil
-    import time
+    from warble.search.index.build import index_corpus
 
-    import pyarrow as pa
-    import pyarrow.dataset as ds
-    from tqdm import tqdm
-
-    from warble.data.compliance import ComplianceLists
-    from warble.errors import InputError
-    from warble.search.index import SearchIndex
-    from warble.search.index.store import FIELDS, STORE_FILE
-
-    out = Path(a.out)
-    if a.batch < 1:
-        raise WarbleError("--batch must be at least 1")
-    if not a.corpus and not (a.delete or a.opt_out or a.compact):
-        raise WarbleError("give a CORPUS_DIR to index, or --delete/--opt-out/--compact for an existing index")
-    if a.add and not a.corpus:
-        raise WarbleError("--add needs a CORPUS_DIR to add")
-    kind = a.embedder or ("warble" if a.model else "none")
-    if a.model and kind != "warble":
-        raise WarbleError(f"--model is the Warble embedder's run; it does not go with --embedder {kind}")
-    data = _corpus_parquet(a.corpus) if a.corpus else None
-    lists = ComplianceLists.load(a.opt_out or [], a.delete or [])  # read before anything is written
-    if data is not None:
-        lists = lists.merged(ComplianceLists.from_dir(Path(a.corpus) / "compliance"))
-    exists = (out / STORE_FILE).exists()
-    if data is not None and not a.add:
-        if exists and not a.overwrite:
-            raise InputError(f"{out} already holds a search index: use --add to add posts, or --overwrite")
-        if a.overwrite and out.exists():
-            shutil.rmtree(out)
-        idx = SearchIndex.create(out, kind, model=a.model)
-    else:
-        if not exists:
-            raise InputError(f"{out} is not a Warble search index (no {STORE_FILE}); build one first")
-        idx = SearchIndex.open(out, model=a.model)
-    t0 = time.perf_counter()
-    summary = {"index": str(out), "corpus": a.corpus, "embedder": idx.spec, "added": 0, "duplicates": 0,
-               "refused_compliance": 0}
-    try:
-        if lists:
-            summary["compliance"] = idx.apply_compliance(lists.opted_out_authors, lists.deleted_posts)
-        if data is not None:
-            dset = ds.dataset(data, format="parquet")
-            cols = [f for f in FIELDS if f in dset.schema.names]
-            with tqdm(total=dset.count_rows(), unit="post", desc="index", disable=a.no_progress, file=sys.stderr,
-                      dynamic_ncols=True) as bar:
-                pending: list = []
-
-                def flush() -> None:  # one add (one commit) per --batch posts, whatever the Parquet files' sizes
-                    idx.add(pa.Table.from_batches(pending))
-                    for k in ("added", "duplicates", "refused_compliance"):
-                        summary[k] += idx.last_add[k]
-                    bar.update(sum(b.num_rows for b in pending))
-                    pending.clear()
-
-                for batch in dset.to_batches(columns=cols, batch_size=a.batch):
-                    pending.append(batch)
-                    if sum(b.num_rows for b in pending) >= a.batch:
-                        flush()
-                if sum(b.num_rows for b in pending):
-                    flush()
-        seconds = time.perf_counter() - t0
-        if a.compact:
-            summary["compact"] = idx.compact()
-        idx.save_dense()
-        stats = idx.stats()
-    finally:
-        idx.close()
-    summary.update(posts=stats["posts"], seconds=round(seconds, 3),
-                   posts_per_s=round(summary["added"] / seconds, 1) if seconds > 0 else None,
-                   size_bytes=stats["size_bytes"]["total"], sizes=stats["size_bytes"])
+    summary = index_corpus(a.corpus, a.out, model=a.model, embedder=a.embedder, add=a.add, delete_files=a.delete,
+                           opt_out_files=a.opt_out, compact=a.compact, overwrite=a.overwrite, batch=a.batch,
+                           progress=not a.no_progress)
     print(json.dumps(summary, indent=2))
     return 0
 
