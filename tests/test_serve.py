@@ -673,3 +673,41 @@ def test_health_reports_draining_once_the_engine_shuts_down(run_dir):
     e.shutdown()
     r = client.get("/health")
     assert r.status_code == 503 and r.json()["status"] == "draining"
+
+
+# ---------------------------------------------------------------------------------------------------- /v1/search
+@pytest.fixture(scope="module")
+def search_index(corpus_dir, tmp_path_factory):
+    from warble.search.index.build import index_corpus
+    from warble.search.index import SearchIndex
+
+    out = tmp_path_factory.mktemp("search") / "idx"
+    index_corpus(str(corpus_dir), out, embedder="none", progress=False)
+    idx = SearchIndex.open(out, readonly=True)
+    yield idx
+    idx.close()
+
+
+def test_search_endpoint_matches_the_index(engine, search_index):
+    client = make_client(engine, api_keys=(KEY,))
+    assert_error(client.post("/v1/search", json={"query": "the"}, headers=AUTH), 404, contains="no search index")
+    client = TestClient(create_app(engine, ServeSettings(api_keys=(KEY,)), search_index),
+                        raise_server_exceptions=False)
+    word = next(w for h in search_index.search("-filter:replies", mode="lexical", limit=50)
+                for w in h.text.lower().split() if w.isalpha() and len(w) > 4)
+    r = client.post("/v1/search", json={"query": f"{word} -filter:replies", "mode": "lexical", "limit": 5},
+                    headers=AUTH)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    expected = search_index.search(f"{word} -filter:replies", mode="lexical", limit=5)
+    assert [h["id"] for h in body["hits"]] == [h.id for h in expected] and body["hits"]
+    assert body["object"] == "search.result" and body["parsed"] == f"{word} -filter:replies"
+    assert all(h["reply_to_id"] is None for h in body["hits"]) and body["took_ms"] >= 0
+    assert_error(client.post("/v1/search", json={"query": "(unclosed"}), 401)  # the same auth as every route
+    err = assert_error(client.post("/v1/search", json={"query": "#ai (from:x"}, headers=AUTH), 400)
+    assert err["param"] == "query" and "at 4" in err["message"]
+    for bad in ({"query": ""}, {"query": "x", "limit": 0}, {"query": "x", "limit": 101}, {"query": "x", "mode": "fuzzy"},
+                {"query": 3}, {"query": "x", "extra": 1}):
+        assert_error(client.post("/v1/search", json=bad, headers=AUTH), 400)
+    err = assert_error(client.post("/v1/search", json={"query": "x", "mode": "dense"}, headers=AUTH), 400)
+    assert "lexical" in err["message"]  # an index built without embeddings says which mode works

@@ -59,6 +59,8 @@ from warble.serve.protocol import (
     LogprobsBody,
     ModelCard,
     ModelList,
+    SearchRequest,
+    SearchResponse,
     Usage,
     error_body,
 )
@@ -301,8 +303,9 @@ def _sse(obj: Any) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------------- the app
-def create_app(engine, settings: ServeSettings | None = None) -> FastAPI:
-    """The FastAPI app over `engine` (already loaded; the caller owns its lifetime: see `serve`)."""
+def create_app(engine, settings: ServeSettings | None = None, index=None) -> FastAPI:
+    """The FastAPI app over `engine` (already loaded; the caller owns its lifetime: see `serve`) and, for
+    /v1/search, an open `warble.search.index.SearchIndex` (None: the route answers 404)."""
     settings = settings or ServeSettings()
     model_name = settings.model_name or engine.model_id
     metrics = Metrics(engine)
@@ -553,6 +556,27 @@ def create_app(engine, settings: ServeSettings | None = None) -> FastAPI:
         return EmbeddingResponse(data=[Embedding(index=i, embedding=e) for i, e in enumerate(data)], model=model_name,
                                  usage=Usage(prompt_tokens=tokens, total_tokens=tokens))
 
+    @app.post("/v1/search", response_model=SearchResponse, tags=["search"], dependencies=secured,
+              summary="search posts with the platform's query syntax (lexical, dense or hybrid)")
+    async def search(req: SearchRequest, request: Request):
+        from warble.search.query import QuerySyntaxError, parse, unparse
+
+        if index is None:
+            raise APIError(404, "this server has no search index (start it with --index IDX)", param=None,
+                           code="no_search_index")
+        try:
+            node = parse(req.query)
+        except QuerySyntaxError as e:
+            raise APIError(400, str(e), param="query") from None
+        request.scope.setdefault("warble", {})["mode"] = req.mode
+        t0 = time.perf_counter()
+        try:  # CPU work (tantivy, faiss, the query embedding) off the event loop
+            hits = await asyncio.to_thread(index.search, node, req.mode, req.limit)
+        except InputError as e:  # e.g. dense mode on an index built without embeddings
+            raise APIError(400, str(e), param="mode") from None
+        return SearchResponse(query=req.query, parsed=unparse(node), mode=req.mode, hits=[h.to_dict() for h in hits],
+                              took_ms=round(1000 * (time.perf_counter() - t0), 3))
+
     app.add_middleware(SecurityMiddleware, keys=KeyChecker(settings.api_keys),
                        limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
                        max_body_bytes=settings.max_request_bytes)
@@ -569,12 +593,12 @@ async def _first(stream) -> Delta | None:
 
 # ---------------------------------------------------------------------------------------------------- running
 def serve(engine, settings: ServeSettings | None = None, host: str = "127.0.0.1", port: int = 8000, *,
-          graceful_timeout: float | None = 60.0, log_level: str = "info") -> None:
+          graceful_timeout: float | None = 60.0, log_level: str = "info", index=None) -> None:
     """Serve until SIGTERM/SIGINT, then drain: stop accepting, let in-flight requests (streams too) finish for up
     to `graceful_timeout` seconds, shut the engine down, and return normally (exit code 0 in `cmd_serve`)."""
     import uvicorn
 
-    app = create_app(engine, settings)
+    app = create_app(engine, settings, index)
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level=log_level, lifespan="on",
                             timeout_graceful_shutdown=graceful_timeout, server_header=False)
     server = uvicorn.Server(config)
@@ -606,6 +630,7 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                         "(comma-separated) and --api-key-file. No key: no authentication")
     p.add_argument("--api-key-file", metavar="FILE", help="API keys, one per line (# comments)")
     p.add_argument("--model-name", help="the model id clients use (default: the run directory's name)")
+    p.add_argument("--index", metavar="IDX", help="a `warble index` directory to serve on /v1/search (read-only)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
     p.add_argument("--dtype", default="auto", help="auto (bf16 on GPUs and CPUs with native bf16, else fp32), fp32, bf16")
     p.add_argument("--max-batch", type=int, default=32, help="sequences the engine decodes together (default 32)")
@@ -651,11 +676,21 @@ def cmd_serve(a) -> int:
 
     if not settings.api_keys and a.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s without API keys: anyone who can reach it can use it (--api-key)", a.host)
+    index = None
+    if a.index:  # opened first: a bad index path fails before the model loads
+        from warble.search.index import SearchIndex
+
+        index = SearchIndex.open(a.index, readonly=True)
     engine = Engine.load(a.model, device=a.device, dtype=a.dtype, max_batch=a.max_batch)
     log.info("model %s loaded (context %d tokens); serving on http://%s:%d/v1 (%s)", settings.model_name or
              engine.model_id, engine.max_context, a.host, a.port,
              f"{len(settings.api_keys)} API key(s)" if settings.api_keys else "no API key")
-    serve(engine, settings, a.host, a.port, graceful_timeout=a.graceful_timeout, log_level=a.log_level)
+    try:
+        serve(engine, settings, a.host, a.port, graceful_timeout=a.graceful_timeout, log_level=a.log_level,
+              index=index)
+    finally:
+        if index is not None:
+            index.close()
     log.info("stopped")
     return 0
 

@@ -7,7 +7,7 @@ and Warble's `conditions` (metadata control tokens), which the `openai` client s
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
 
@@ -165,3 +165,20 @@ class ModelList(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "draining"]
     model: str
+
+
+# ---------------------------------------------------------------------------------------------------- search
+class SearchRequest(_Request):
+    query: StrictStr = Field(min_length=1, description="the platform's advanced-search syntax (docs/SEARCH.md)")
+    mode: Literal["lexical", "dense", "hybrid"] = "hybrid"
+    limit: StrictInt = Field(10, ge=1, le=100)
+
+
+class SearchResponse(BaseModel):
+    object: Literal["search.result"] = "search.result"
+    query: str
+    parsed: str  # the canonical form of the query (warble.search.query.unparse)
+    mode: str
+    hits: list[dict[str, Any]]  # each live post's fields, score, ranks and highlights (warble.search.index.Hit)
+    took_ms: float
+
