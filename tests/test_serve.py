@@ -620,12 +620,17 @@ def test_graceful_shutdown_finishes_in_flight_requests(run_dir):
 
 
 @pytest.mark.timeout(120)
-def test_warble_serve_cli_end_to_end(run_dir, tmp_path):
-    """`python -m warble serve` (the CLI) with keys from a flag and the environment; SIGINT stops it cleanly."""
+def test_warble_serve_cli_end_to_end(run_dir, tmp_path, search_index):
+    """`python -m warble serve` (the CLI) with keys from a flag and the environment and a search index; SIGINT stops
+    it cleanly."""
     openai = pytest.importorskip("openai")
     p, base = _start(["warble", "serve", "--model", str(run_dir), "--api-key", "secret", "--max-tokens-limit", "32",
-                      "--rate-limit", "600", "--max-request-bytes", "4096"], {"WARBLE_API_KEYS": "from-env-key"})
+                      "--rate-limit", "600", "--max-request-bytes", "4096", "--index", str(search_index.path)],
+                     {"WARBLE_API_KEYS": "from-env-key"})
     try:
+        r = httpx.post(f"{base}/v1/search", headers={"Authorization": "Bearer secret"},
+                       json={"query": "-filter:replies", "mode": "lexical", "limit": 3})
+        assert r.status_code == 200 and len(r.json()["hits"]) == 3
         for key in ("secret", "from-env-key"):
             client = openai.OpenAI(base_url=f"{base}/v1", api_key=key, max_retries=0, timeout=30)
             out = client.completions.create(model=run_dir.name, prompt="hello", max_tokens=4, seed=1)
@@ -711,3 +716,12 @@ def test_search_endpoint_matches_the_index(engine, search_index):
         assert_error(client.post("/v1/search", json=bad, headers=AUTH), 400)
     err = assert_error(client.post("/v1/search", json={"query": "x", "mode": "dense"}, headers=AUTH), 400)
     assert "lexical" in err["message"]  # an index built without embeddings says which mode works
+
+
+def test_serve_refuses_a_missing_index_before_loading(run_dir, tmp_path, capsys):
+    from warble.cli import main
+
+    assert main(["serve", "--model", str(run_dir), "--index", str(tmp_path / "none"), "--port", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "none" in err and "Traceback" not in err
+
