@@ -302,7 +302,7 @@ class Engine:
 
     def stats(self) -> dict:
         s = self._sched.stats
-        return {"running": s["running"], "waiting": s["waiting"] + len(self._sched.inbox),
+        return {"running": len(self._sched.running), "waiting": len(self._sched.waiting) + len(self._sched.inbox),
                 "prompt_tokens_total": s["prompt_tokens_total"], "generated_tokens_total": s["generated_tokens_total"],
                 "steps_total": s["steps_total"], "requests_total": s["requests_total"],
                 "score_texts_total": s["score_texts_total"], "embed_texts_total": s["embed_texts_total"],

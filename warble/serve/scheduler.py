@@ -358,6 +358,7 @@ class Scheduler:
         if reason != "stop" or not r.params.stop:  # (a stop string already cut the text)
             r.text = self.tok.decode(r.output_ids)
         self.stats["requests_total"] += 1
+        self._release(r)  # before the caller hears of it: its slot is free once its result is out
         if r.stream:
             self._emit(r, final=True)
         else:
@@ -368,11 +369,10 @@ class Scheduler:
                 lps = (r.prompt_logprobs if p.echo else []) + [_shift(e, offset) for e in r.logprobs]
             r.sink(Completion(r.prompt_text + r.text if p.echo else r.text, list(r.output_ids), reason,
                               len(r.prompt_ids), len(r.output_ids), lps))
-        self._release(r)
 
     def _fail(self, r: Request, e: Exception) -> None:
-        r.sink(e)
         self._release(r)
+        r.sink(e)
 
     def _release(self, r: Request) -> None:
         if r in self.running:
