@@ -68,6 +68,7 @@ def timed(fn):
 
 def worker(side: str, run: Path, hf_dir: Path, args) -> dict:
     """One side's measurements, in this (fresh) process: posts, fixed b1 and b32, scoring, embeddings."""
+    from warble.model.model import DTYPES
     from warble.serve.engine import Engine
     from warble.serve.types import SamplingParams
     from warble.tokenizer import Tokenizer
@@ -99,7 +100,7 @@ def worker(side: str, run: Path, hf_dir: Path, args) -> dict:
     else:
         import transformers
 
-        dtype = {"fp32": torch.float32, "bf16": torch.bfloat16}[args.dtype] if side == "hf" else torch.float32
+        dtype = DTYPES[args.dtype] if side == "hf" else torch.float32
         model = transformers.AutoModelForCausalLM.from_pretrained(hf_dir, dtype=dtype, attn_implementation="sdpa")
         model = model.eval()
         out["dtype"], out["threads"] = str(dtype).removeprefix("torch."), torch.get_num_threads()

@@ -33,7 +33,7 @@ import torch
 
 from warble.errors import ConfigError, InputError
 from warble.model.config import ModelConfig
-from warble.model.model import HF_NAMES, Transformer, hf_state_dict
+from warble.model.model import DTYPES, HF_NAMES, Transformer, hf_state_dict
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -44,7 +44,6 @@ TOKENIZER_FILE = "tokenizer.json"
 HF_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
 FOREIGN_TOKENIZER_DIR = "hf_tokenizer"  # an imported tokenizer that is not a Warble one is kept here
 
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 DTYPE_NAMES = {torch.float32: "float32", torch.bfloat16: "bfloat16", torch.float16: "float16"}
 FP16_MAX = 65504.0
 SHARD_BYTES = 5 * 2**30  # transformers' default max_shard_size

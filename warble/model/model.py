@@ -24,6 +24,8 @@ from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex
 
 from warble.model.config import ModelConfig
 
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}  # the names flags and files use
+
 
 class RMSNorm(nn.Module):
     def __init__(self, dim: int, eps: float):

@@ -25,14 +25,13 @@ import torch
 
 from warble.errors import InputError, WarbleError
 from warble.model import ModelConfig, Transformer
-from warble.model.model import rope_table
+from warble.model.model import DTYPES, rope_table
 from warble.serve import packed
 from warble.serve.scheduler import Job, Request, Scheduler, make_score
 from warble.serve.types import Completion, Delta, SamplingParams, Score
 from warble.tokenizer import Tokenizer
 
 Prompt = str | Sequence[int]
-DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class EngineClosed(WarbleError):
@@ -190,10 +189,7 @@ class Engine:
         done = False
         try:
             while True:
-                ev = q.get()
-                if isinstance(ev, BaseException):
-                    done = True
-                    raise ev
+                ev = self._wait(q.get())
                 yield ev
                 if ev.finish_reason is not None:
                     done = True

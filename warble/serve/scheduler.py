@@ -18,7 +18,6 @@ import collections
 import logging
 import secrets
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -43,7 +42,6 @@ class Request:
     sink: Sink
     stream: bool = False
     prompt_text: str = ""  # the prompt as text, for echo
-    submitted: float = field(default_factory=time.perf_counter)
     # state, owned by the scheduler thread
     slot: int = -1
     cached: int = 0  # tokens of this sequence in the KV cache
@@ -58,7 +56,6 @@ class Request:
     row: RowSampling | None = None
     finish_reason: str | None = None
     cancelled: bool = False
-    first_token_at: float | None = None
 
     @property
     def prefilling(self) -> bool:
@@ -183,10 +180,8 @@ class Scheduler:
             r.slot = self.free.pop(0)
             self._start(r)
             self.running.append(r)
-        self.stats["waiting"] = len(self.waiting)
         if self.running:
             self._step()
-        self.stats["running"] = len(self.running)
 
     def _drop_cancelled(self) -> None:
         for r in [r for r in self.running if r.cancelled]:
@@ -285,8 +280,6 @@ class Scheduler:
 
     def _accept(self, r: Request, tok: int, entry: TokenLogprob | None) -> None:
         p = r.params
-        if r.first_token_at is None:
-            r.first_token_at = time.perf_counter()
         self.stats["generated_tokens_total"] += 1
         if tok == self.tok.eos_id and not p.ignore_eos:
             self._finish(r, "stop")
