@@ -36,9 +36,9 @@ class StepCache:
         device = cache.k.device
         B, total, T = len(slots), sum(n_new), max(n_new)
         self.cache, self.B, self.T, self.total = cache, B, T, total
-        if max(s + n for s, n in zip(starts, n_new)) > cache.max_len:
-            raise ValueError(f"step writes past the cache ({max(s + n for s, n in zip(starts, n_new))} > "
-                             f"{cache.max_len} tokens)")
+        self.length = max(s + n for s, n in zip(starts, n_new))  # keys any row attends to this step
+        if self.length > cache.max_len:
+            raise ValueError(f"step writes past the cache ({self.length} > {cache.max_len} tokens)")
         self.slots = torch.tensor(slots, device=device)
         starts_t, n_t = torch.tensor(starts, device=device), torch.tensor(n_new, device=device)
         offsets = torch.cumsum(n_t, 0) - n_t  # where each row's tokens begin in the flat order
@@ -50,7 +50,6 @@ class StepCache:
         heads = cache.k.size(2)
         h = torch.arange(heads, device=device)
         self.flat = ((self.slots[row][:, None] * heads + h) * cache.max_len + self.positions[0][:, None]).reshape(-1)
-        self.length = max(s + n for s, n in zip(starts, n_new))  # keys any row attends to this step
         # Rows padded to T columns for attention only (the matmuls see no padding): index of each (row, column)
         # in the flat order, `total` (a zero row) for padding, and where the real ones are.
         grid = torch.arange(T, device=device)
