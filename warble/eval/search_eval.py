@@ -12,20 +12,20 @@ import tempfile
 import time
 from pathlib import Path
 
+import regex
+
 from warble.errors import InputError
 from warble.eval.ir import evaluate, read_qrels, read_tsv
 from warble.search import ast
 
+WORD = regex.compile(r"[\p{L}\p{M}\p{N}_]+")
 DEPTH = 100  # ranks retrieved per query: enough for recall@100
 
 
 def text_query(text: str) -> ast.Node | None:
-    """Plain text as a query: its distinct words (case-insensitively, split as the index's analyzer splits), in
-    order, OR-ed. None if it has none."""
-    from warble.search.index.analysis import token_spans
-
+    """Plain text as a query: its distinct words (case-insensitively), in order, OR-ed. None if it has none."""
     seen, words = set(), []
-    for w in (text[start:end] for _, start, end in token_spans(text)):
+    for w in WORD.findall(text):
         if w.lower() not in seen:
             seen.add(w.lower())
             words.append(ast.Term(w))
