@@ -11,7 +11,7 @@ import torch
 
 from warble.errors import InputError
 from warble.serve.engine import Engine, EngineClosed
-from warble.serve.sampling import RowSampling, apply_repetition_penalty, sample
+from warble.serve.sampling import RowSampling, apply_repetition_penalty, banned_tokens, sample
 from warble.serve.types import SamplingParams
 
 PROMPTS = ["just landed in", "new phone who dis", "the match tonight was", "a"]
@@ -121,6 +121,32 @@ def test_repetition_penalty_changes_greedy_output(engine):
     plain = engine.generate("the match tonight was", greedy(max_tokens=30))[0]
     penalised = engine.generate("the match tonight was", greedy(max_tokens=30, repetition_penalty=3.0))[0]
     assert plain.token_ids != penalised.token_ids
+
+
+def test_banned_tokens_match_the_tail_across_the_prompt():
+    bad = ((7,), (1, 2), (3, 4, 5))
+    assert banned_tokens(bad, [9, 9], []) == [7]
+    assert banned_tokens(bad, [9, 1], []) == [7, 2]  # the prefix is the prompt's last token
+    assert banned_tokens(bad, [3], [4]) == [7, 5]  # the prefix straddles prompt and output
+    assert banned_tokens(bad, [], [3, 4]) == [7, 5]
+    assert banned_tokens(bad, [], [4]) == [7]  # too short to hold the prefix
+    row = RowSampling(SamplingParams(temperature=0), None, banned=[0])
+    assert int(sample(torch.tensor([[5.0, 1.0, 0.5]]), [row])[0]) == 1
+
+
+def test_bad_words_are_never_generated(engine):
+    plain = engine.generate("the match tonight was", greedy(max_tokens=30))[0]
+    first, pair = plain.token_ids[0], tuple(plain.token_ids[:2])
+    one = engine.generate("the match tonight was", greedy(max_tokens=30, bad_words_ids=[[first]]))[0]
+    assert first not in one.token_ids and one.token_ids
+    two = engine.generate("the match tonight was", greedy(max_tokens=30, bad_words_ids=[list(pair)]))[0]
+    assert two.token_ids[0] == first and two.token_ids[1] != pair[1]  # its first token alone is still allowed
+    ids = two.token_ids
+    assert all(tuple(ids[i:i + 2]) != pair for i in range(len(ids) - 1))
+    # the logprobs stay the model's own, before the ban
+    lp = engine.generate("the match tonight was", greedy(max_tokens=3, logprobs=0, bad_words_ids=[[first]]))[0]
+    ref = engine.score([lp.text], contexts=["the match tonight was"])[0] if lp.text else None
+    assert ref is None or abs(ref.token_logprobs[0] - lp.logprobs[0].logprob) < 1e-3
 
 
 def test_stop_strings_and_streaming(engine):
@@ -267,7 +293,8 @@ def test_shutdown_finishes_in_flight_work(run_dir):
     (dict(temperature=-1), "temperature"), (dict(top_p=0), "top_p"), (dict(top_k=-1), "top_k"),
     (dict(min_p=1.0), "min_p"), (dict(repetition_penalty=0), "repetition_penalty"), (dict(max_tokens=-1), "max_tokens"),
     (dict(max_tokens=0), "max_tokens"), (dict(logprobs=99), "logprobs"), (dict(stop=[""]), "stop"),
-    (dict(temperature=float("nan")), "temperature"),
+    (dict(temperature=float("nan")), "temperature"), (dict(bad_words_ids=[[]]), "bad_words_ids"),
+    (dict(bad_words_ids=[[1, -2]]), "bad_words_ids"), (dict(bad_words_ids=[["a"]]), "bad_words_ids"),
 ])
 def test_bad_params(kw, msg):
     with pytest.raises(InputError, match=msg):

@@ -1,6 +1,6 @@
 """Turning a batch of next-token logits into tokens, each row with its own sampling parameters.
 
-Order of the transforms (that of Hugging Face's logits processors): repetition penalty -> temperature -> top-k ->
+Order of the transforms (that of Hugging Face's logits processors): banned words -> repetition penalty -> temperature -> top-k ->
 top-p -> min-p -> draw. Rows with temperature 0 take the argmax of the penalised logits. Every draw uses the row's
 own `torch.Generator`, so a request's tokens depend on its seed and its logits only, not on the rest of the batch.
 Work is skipped when no row asks for it (a greedy batch costs one argmax).
@@ -22,6 +22,24 @@ class RowSampling:
     params: SamplingParams
     generator: torch.Generator | None  # None for greedy rows
     seen: torch.Tensor | None = None  # [vocab] bool: tokens of prompt and output (repetition penalty only)
+    banned: list[int] | None = None  # this step's banned tokens (bad_words_ids), set by the scheduler
+
+
+def banned_tokens(bad_words_ids: tuple[tuple[int, ...], ...], prompt: list[int], output: list[int]) -> list[int]:
+    """The tokens that would complete a bad word now: each sequence's last token, when the prompt + output so far
+    end with the sequence's other tokens (a one-token sequence is always banned)."""
+    out = []
+    for seq in bad_words_ids:
+        k = len(seq) - 1
+        if k == 0:
+            out.append(seq[0])
+            continue
+        tail = output[-k:]
+        if len(tail) < k:  # the prefix may start in the prompt
+            tail = prompt[len(prompt) - (k - len(tail)):] + tail if len(prompt) >= k - len(tail) else None
+        if tail is not None and tuple(tail) == seq[:-1]:
+            out.append(seq[-1])
+    return out
 
 
 def apply_repetition_penalty(logits: torch.Tensor, seen: torch.Tensor, penalty: torch.Tensor) -> torch.Tensor:
@@ -34,6 +52,11 @@ def sample(logits: torch.Tensor, rows: list[RowSampling]) -> torch.Tensor:
     """Next token per row of logits [B, vocab] (fp32); returns int64 [B] on the CPU."""
     B, V = logits.shape
     ps = [r.params for r in rows]
+    if any(r.banned for r in rows):
+        logits = logits.clone()
+        for i, r in enumerate(rows):
+            if r.banned:
+                logits[i, r.banned] = float("-inf")
     if any(p.repetition_penalty != 1.0 for p in ps):
         seen = torch.stack([r.seen if r.seen is not None else torch.zeros(V, dtype=torch.bool, device=logits.device)
                             for r in rows])

@@ -25,7 +25,7 @@ import torch
 
 from warble.serve import packed
 from warble.serve.kv_cache import KVCache
-from warble.serve.sampling import RowSampling, sample
+from warble.serve.sampling import RowSampling, banned_tokens, sample
 from warble.serve.types import Completion, Delta, SamplingParams, Score, TokenLogprob
 
 log = logging.getLogger("warble.serve")
@@ -244,6 +244,9 @@ class Scheduler:
     # --------------------------------------------------------------------------------------------- sampling
     def _sample(self, rows: list[Request], h: torch.Tensor) -> None:
         logits = self.model.logits(h).float()
+        for r in rows:
+            if r.params.bad_words_ids:
+                r.row.banned = banned_tokens(r.params.bad_words_ids, r.prompt_ids, r.output_ids)
         tokens = sample(logits, [r.row for r in rows])
         want_lp = [b for b, r in enumerate(rows) if r.params.logprobs is not None]
         lps = torch.log_softmax(logits[want_lp], dim=-1) if want_lp else None

@@ -30,9 +30,14 @@ class SamplingParams:
     conditions: dict | None = None  # metadata control tokens before the prompt: lang, reply, engagement, topic
     add_bos: bool = True  # start from [bos] as every training post does (text prompts only)
     ignore_eos: bool = False  # keep generating past the end of a post (benchmarks: a fixed number of tokens)
+    # token sequences that must never be generated: a sequence's last token is banned whenever the tokens before it
+    # (prompt included) end with the rest of it (Hugging Face's NoBadWordsLogitsProcessor); ads ban words with it
+    bad_words_ids: tuple[tuple[int, ...], ...] = ()
 
     def __post_init__(self):
         self.stop = tuple(self.stop) if not isinstance(self.stop, str) else (self.stop,)
+        if isinstance(self.bad_words_ids, (list, tuple)):
+            self.bad_words_ids = tuple(tuple(s) if isinstance(s, (list, tuple)) else s for s in self.bad_words_ids)
         self.validate()
 
     def validate(self) -> None:
@@ -51,6 +56,9 @@ class SamplingParams:
         need(self.logprobs is None or 0 <= self.logprobs <= MAX_TOP_LOGPROBS,
              f"logprobs must be between 0 and {MAX_TOP_LOGPROBS}, got {self.logprobs}")
         need(self.max_tokens > 0 or self.echo, "max_tokens must be at least 1 (or 0 with echo, to score the prompt)")
+        need(isinstance(self.bad_words_ids, tuple) and all(
+            isinstance(s, tuple) and s and all(isinstance(t, int) and not isinstance(t, bool) and t >= 0 for t in s)
+            for s in self.bad_words_ids), "bad_words_ids must be a list of non-empty lists of token ids")
         if self.conditions:
             unknown = set(self.conditions) - set(CONDITION_KEYS)
             need(not unknown, f"unknown condition(s) {sorted(unknown)}; known: {', '.join(CONDITION_KEYS)}")
