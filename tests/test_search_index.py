@@ -356,6 +356,7 @@ def test_dense_candidates_pass_the_query_filters(dense_index, posts, monkeypatch
                "movie lang:xx"]
     for exact_max in (index_mod.EXACT_MAX, 0):  # the exact path, then HNSW over-fetch + filtering
         monkeypatch.setattr(index_mod, "EXACT_MAX", exact_max)
+        monkeypatch.setattr(index_mod, "HNSW_COST", 8 if exact_max else 0)
         for q in queries:
             node = parse(q)
             filt = relax_text(node)
@@ -676,7 +677,7 @@ def test_cli_add_delete_and_compact(corpus_dir, posts, tmp_path):
 @pytest.mark.parametrize("args,msg", [
     (["search", "--index", "{tmp}/missing", "cat"], "is not a Warble search index"),
     (["search", "--index", "{tmp}/missing", "#ai (from:x"], "unbalanced parenthesis '(' at 4"),
-    (["search", "--index", "{tmp}/missing", "cat", "--limit", "0"], "--limit must be at least 1"),
+    (["search", "--index", "{tmp}/missing", "cat", "--limit", "0"], "must be at least 1"),
     (["index", "{tmp}/no-corpus", "--out", "{tmp}/i"], "does not exist"),
     (["index", "{tmp}/plain", "--out", "{tmp}/i"], "is not a Warble corpus"),
     (["index", "--out", "{tmp}/i", "--delete", "{tmp}/ids.txt"], "is not a Warble search index"),
@@ -696,11 +697,20 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, args, msg):
 
 
 def test_search_benchmark_smoke(tmp_path):
-    """benchmarks/search.py at a tiny size, lexical only: one JSON object with the keys the issue asks for."""
+    """benchmarks/search.py at a tiny size, lexical only, both backends (a throwaway PostgreSQL on loopback): one
+    JSON object with the keys the issue asks for, the PostgreSQL backend's under "postgres"."""
+    from pg_server import bin_dir
+
+    both = bin_dir() is not None
     p = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "search.py"), "--posts", "1500", "--embedder",
-                        "none", "--queries", "10", "--work-dir", str(tmp_path), "--json"],
+                        "none", "--queries", "10", "--work-dir", str(tmp_path), "--json",
+                        "--backend", "both" if both else "embedded"],
                        capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr[-3000:]
     out = json.loads(p.stdout)
     assert out["posts"] > 1000 and out["index_posts_per_s"] > 0 and out["index_size_bytes"] > 0
     assert 0 < out["lexical_p50_ms"] <= out["lexical_p99_ms"] and out["lexical_filtered_p50_ms"] > 0
+    if both:
+        pg = out["postgres"]
+        assert pg["index_posts_per_s"] > 0 and pg["index_size_bytes"] > 0 and 0 < pg["lexical_p50_ms"]
+        assert pg["lexical_filtered_empty_share"] == out["lexical_filtered_empty_share"]  # the same results

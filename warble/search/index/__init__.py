@@ -1,6 +1,9 @@
 """The search index contract, and its embedded backend (files in a directory, no server).
 
-Every backend (this one; PostgreSQL later) implements the same contract:
+Every backend implements the same contract: this one (`SearchIndex`) and PostgreSQL + pgvector
+(`warble.search.index.postgres.PostgresIndex`, psycopg imported only when used). `create_index(location, embedder,
+backend="embedded"|"postgres", dsn=...)` and `open_index(location, backend=..., dsn=..., readonly=...)` pick one
+(`location`: the directory, or the PostgreSQL schema name). tests/test_search_contract.py runs one suite on both.
 
 ```python
 from warble.search.index import SearchIndex, Hit
@@ -45,8 +48,9 @@ dense-NNNNNN/         faiss HNSW index: hnsw.faiss, keys.npy, meta.json (absent 
 docs/SEARCH.md ("Index and ranking") explains the design and its measured numbers.
 """
 
+from warble.search.index.backend import BACKENDS, MODES, Hit, SearchBackend, create_index, normalize_posts, open_index
 from warble.search.index.embed import Embedder, MiniLMEmbedder, WarbleEmbedder, load_embedder
-from warble.search.index.index import MODES, Hit, SearchIndex, normalize_posts
+from warble.search.index.index import SearchIndex
 
-__all__ = ["Embedder", "Hit", "MiniLMEmbedder", "MODES", "SearchIndex", "WarbleEmbedder", "load_embedder",
-           "normalize_posts"]
+__all__ = ["BACKENDS", "Embedder", "Hit", "MiniLMEmbedder", "MODES", "SearchBackend", "SearchIndex", "WarbleEmbedder",
+           "create_index", "load_embedder", "normalize_posts", "open_index"]

@@ -133,15 +133,17 @@ class Dense:
             bits = np.packbits(allowed, bitorder="little")
         return faiss.IDSelectorBitmap(len(bits), faiss.swig_ptr(bits)), bits  # n: the bitmap's bytes
 
-    def search(self, q: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+    def search(self, q: np.ndarray, k: int, allowed: np.ndarray | None = None, count: int | None = None
+               ) -> list[tuple[int, float]]:
         """(key, cosine) of the k nearest live vectors (approximate: HNSW), among the `allowed` slots if given
-        (a boolean mask that already excludes dead slots)."""
+        (a boolean mask that already excludes dead slots; `count`: its number of True, if known)."""
         if not self.ntotal or k < 1:
             return []
         sel, bits = self._selector(allowed)  # `bits` must stay alive while faiss reads it
         ef, cap = max(EF_SEARCH, k), max(EF_FILTERED_MAX, k)
         if allowed is not None:
-            ef = min(max(ef, int(k * self.ntotal / max(np.count_nonzero(allowed), 1))), cap)
+            count = int(np.count_nonzero(allowed)) if count is None else count
+            ef = min(max(ef, int(k * self.ntotal / max(count, 1))), cap)
         x = np.asarray(q, dtype=np.float32).reshape(1, -1)
         while True:
             d, i = self.index.search(x, k, params=faiss.SearchParametersHNSW(sel=sel, efSearch=ef))

@@ -9,37 +9,36 @@ import signal
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Sequence
 
 import numpy as np
-import pyarrow as pa
 
 from warble.errors import ConfigError, InputError
 from warble.search import ast
-from warble.search.index import analysis, embed, fusion
-from warble.search.index.dense import FLAGS, NULL, Dense
-from warble.search.index.lexical import (
-    Compiled,
-    Lexical,
-    day_ms,
-    has_positive_text,
-    prune,
-    query_hashtags,
-    query_words,
-    relax_text,
-    remove_dir,
-)
-from warble.search.index.store import FIELDS, FORMAT, LIST_FIELDS, STORE_FILE, Store
+from warble.search.index import analysis, embed
+from warble.search.index.backend import CANDIDATES, MODES, Hit, SearchBackend, normalize_posts, unique_posts  # noqa: F401 (re-exported)
+from warble.search.index.dense import EF_FILTERED_MAX, EF_SEARCH, FLAGS, NULL, Dense
+from warble.search.index.lexical import Compiled, Lexical, day_ms, relax_text, remove_dir
+from warble.search.index.store import FORMAT, STORE_FILE, Store
 
-MODES = ("hybrid", "lexical", "dense")
-CANDIDATES = 100  # per list, for fusion and boosts
 EXACT_MAX = 5_000  # a dense filter allowing at most this many posts is searched exactly, not through HNSW
+# Above that, exact when cheaper: an exact scan computes `count` dot products, a filtered HNSW walk with its beam
+# widened to n / selectivity about HNSW_COST x beam of them (at random places in memory). Measured (docs): HNSW_COST 8.
+HNSW_COST = 8
+
+
+def _exact_is_cheaper(count: int, total: int, n: int) -> bool:
+    beam = min(max(EF_SEARCH, n * total / max(count, 1)), EF_FILTERED_MAX)
+    return count < HNSW_COST * beam
 _FILTER_FLAG = {"links": "links", "replies": "reply", "quote": "quote", "retweets": "repost"}
 DENSE_SAVE_EVERY = 100_000  # vectors added since the last saved generation before `add` saves a new one
 _GEN = re.compile(r"^(lexical|dense)-(\d{6})$")
-_COUNTS = ("like_count", "repost_count", "reply_count", "quote_count")
+
+
+def _by_score(cands: list[tuple[int, float]]) -> list[tuple[int, float]]:
+    """Best first, equal scores by key (insertion order), as the PostgreSQL backend orders them."""
+    return sorted(cands, key=lambda c: (-c[1], c[0]))
 
 
 def _failpoint(name: str) -> None:
@@ -48,96 +47,7 @@ def _failpoint(name: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-@dataclass
-class Hit:
-    id: str
-    author_id: str
-    author_handle: str | None
-    created_at: dt.datetime | None
-    text: str
-    lang: str | None
-    reply_to_id: str | None
-    quote_of_id: str | None
-    repost_of_id: str | None
-    hashtags: list[str]
-    mentions: list[str]
-    urls: list[str]
-    like_count: int | None
-    repost_count: int | None
-    reply_count: int | None
-    quote_count: int | None
-    score: float
-    lexical_rank: int | None = None  # 1-based rank in the lexical candidates (None: not among them)
-    dense_rank: int | None = None
-    lexical_score: float | None = None  # BM25
-    dense_score: float | None = None  # cosine similarity
-    highlights: list[tuple[int, int]] = field(default_factory=list)  # [start, end) character ranges of text
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["created_at"] = None if self.created_at is None else \
-            self.created_at.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-        d["highlights"] = [list(h) for h in self.highlights]
-        return d
-
-
-def _ms_to_dt(ms: int | None) -> dt.datetime | None:
-    return None if ms is None else dt.datetime.fromtimestamp(ms / 1000, tz=dt.timezone.utc)
-
-
-def _to_ms(v, i: int) -> int | None:
-    if v is None:
-        return None
-    if isinstance(v, dt.datetime):
-        v = v if v.tzinfo else v.replace(tzinfo=dt.timezone.utc)
-        return int(v.timestamp() * 1000)
-    if isinstance(v, str):
-        try:
-            return _to_ms(dt.datetime.fromisoformat(v.replace("Z", "+00:00")), i)
-        except ValueError:
-            raise InputError(f"post {i}: created_at {v!r} is not an ISO 8601 time") from None
-    if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-        return int(v)
-    raise InputError(f"post {i}: created_at must be a datetime, an ISO string or epoch milliseconds, not {v!r}")
-
-
-def normalize_posts(posts) -> list[dict]:
-    """Posts (a pyarrow Table/RecordBatch with the post schema's columns, or dicts) as dicts of the store's fields."""
-    if isinstance(posts, (pa.Table, pa.RecordBatch)):
-        n = posts.num_rows
-        cols = {}
-        for f in FIELDS:
-            if f not in posts.schema.names:
-                cols[f] = [[] if f in LIST_FIELDS else None] * n
-                continue
-            col = posts.column(f)
-            if f == "created_at" and pa.types.is_timestamp(col.type):
-                col = col.cast(pa.timestamp("ms", tz="UTC")).cast(pa.int64())
-            cols[f] = col.to_pylist()
-        rows = [dict(zip(FIELDS, vals)) for vals in zip(*(cols[f] for f in FIELDS))]
-    else:
-        rows = []
-        for i, p in enumerate(posts):
-            if not isinstance(p, dict):
-                raise InputError(f"post {i}: expected a dict, got {type(p).__name__}")
-            rows.append({f: p.get(f) for f in FIELDS})
-    for i, r in enumerate(rows):
-        for f in ("id", "author_id", "text"):
-            if not isinstance(r[f], str) or not r[f]:
-                raise InputError(f"post {i}: {f} must be a non-empty string, got {r[f]!r}")
-        r["created_at"] = _to_ms(r["created_at"], i)
-        for f in LIST_FIELDS:
-            v = r[f] or []
-            if not isinstance(v, (list, tuple)) or not all(isinstance(x, str) for x in v):
-                raise InputError(f"post {i}: {f} must be a list of strings")
-            r[f] = list(v)
-        for f in _COUNTS:
-            if r[f] is not None and (isinstance(r[f], bool) or not isinstance(r[f], (int, np.integer))):
-                raise InputError(f"post {i}: {f} must be an integer or null, got {r[f]!r}")
-    return rows
-
-
-class SearchIndex:
+class SearchIndex(SearchBackend):
     def __init__(self, path: Path, store: Store, *, readonly: bool, embedder: embed.Embedder | None = None,
                  model: str | Path | None = None, device: str = "auto"):
         self.path = path
@@ -298,24 +208,6 @@ class SearchIndex:
             self._seen.update(meta, max_key=top)
 
     # ------------------------------------------------------------------------------------------------ embedder
-    def _check_embedder(self, e: embed.Embedder) -> None:
-        if self.spec["kind"] == "none":
-            raise ConfigError(f"{self.path} was built without embeddings (--embedder none); it has no dense vectors")
-        embed.check_same(e, self.spec, self._probes)
-        self._embedder_checked = True
-
-    @property
-    def embedder(self) -> embed.Embedder | None:
-        if self.spec["kind"] == "none":
-            return None
-        if self._embedder is None:
-            self._embedder = embed.load_embedder(self.spec["kind"], model=self._model, spec=self.spec,
-                                                 device=self._device)
-            self._own_embedder = True
-        if not self._embedder_checked:
-            self._check_embedder(self._embedder)
-        return self._embedder
-
     def _query_vector(self, text: str) -> np.ndarray:
         v = self._qcache.get(text)
         if v is None:
@@ -340,12 +232,7 @@ class SearchIndex:
         self._writable()
         rows = normalize_posts(posts)
         with self._lock:
-            seen: set[str] = set()
-            unique = []
-            for r in rows:
-                if r["id"] not in seen:
-                    seen.add(r["id"])
-                    unique.append(r)
+            unique = unique_posts(rows)
             existing = self.store.existing_ids([r["id"] for r in unique])
             new = [r for r in unique if r["id"] not in existing]
             opted = self.store.opted_out_among(sorted({r["author_id"] for r in new}))
@@ -504,64 +391,37 @@ class SearchIndex:
             return {"removed": removed, "seconds": round(time.perf_counter() - t0, 3)}
 
     # ------------------------------------------------------------------------------------------------ search
-    def search(self, query: ast.Node | str | None, mode: str = "hybrid", limit: int = 10, *, fusion_method: str = "rrf",
-               rrf_k: int = fusion.RRF_K, alpha: float = 0.5, candidates: int = CANDIDATES,
-               recency_weight: float = 0.0, half_life_days: float = 7.0, engagement_weight: float = 0.0,
-               now: dt.datetime | None = None) -> list[Hit]:
-        """The top `limit` live posts for a query (an AST, or a string for `warble.search.query.parse`).
+    # ------------------------------------------------------------------------------------------------ search hooks
+    # `search` is SearchBackend's (backend.py): validation, fusion, boosts, the final store check, highlights.
+    location = property(lambda self: str(self.path))
+    has_dense = property(lambda self: self.dense is not None)
 
-        lexical: tantivy BM25 over the whole query. dense: nearest posts to the embedding of the query's words,
-        among posts that pass the query's other parts (`relax_text`). hybrid: fusion of both candidate lists
-        (`fusion_method` "rrf" with `rrf_k`, or "weighted" with `alpha` for lexical), then the optional boosts.
-        A query without words is a pure filter in every mode: its results come newest first. On an index without
-        embeddings, hybrid is lexical."""
-        if mode not in MODES:
-            raise InputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
-        if fusion_method not in fusion.FUSIONS:
-            raise InputError(f"fusion must be one of {', '.join(fusion.FUSIONS)}, got {fusion_method!r}")
-        if limit < 1 or candidates < 1 or rrf_k < 0 or not 0 <= alpha <= 1 or half_life_days <= 0:
-            raise InputError("need limit >= 1, candidates >= 1, rrf_k >= 0, 0 <= alpha <= 1, half_life_days > 0")
-        if isinstance(query, str):
-            from warble.search.query import parse
+    def _lexical_candidates(self, node: ast.Node | None, n: int) -> list[tuple[int, float]]:
+        return self._lexical(self.lex.compiler.compile(node), n)
 
-            query = parse(query)
-        node = prune(query) if query is not None else None
-        scored = has_positive_text(node)
-        if mode == "dense" and self.dense is None:
-            raise InputError(f"{self.path} has no dense vectors (built with --embedder none): use lexical mode")
-        self.refresh()
-        with self._lock:
-            boosted = bool(recency_weight or engagement_weight)
-            use_dense = scored and self.dense is not None and mode in ("dense", "hybrid")
-            use_lex = mode in ("lexical", "hybrid") or not scored
-            depth = max(limit, candidates) if (boosted or (use_lex and use_dense)) else limit
-            compiled = self.lex.compiler.compile(node)
-            lex = self._lexical(compiled, depth) if use_lex else []
-            dense = self._dense(" ".join(ast.text_terms(node)), relax_text(node), depth) if use_dense else []
-            if use_lex and use_dense:
-                fused = fusion.fuse(lex, dense, method=fusion_method, k=rrf_k, alpha=alpha)
-            elif use_lex:
-                fused = [fusion.Fused(k, s, r, None, s, None) for r, (k, s) in enumerate(lex, 1)]
-            else:
-                fused = [fusion.Fused(k, s, None, r, None, s) for r, (k, s) in enumerate(dense, 1)]
-            if boosted:
-                rows = self.store.live_rows([f.key for f in fused])
-                fused = [f for f in fused if f.key in rows]
-                now_ms = int(now.timestamp() * 1000) if now is not None else self.store.get_meta("newest_ms")
-                for f in fused:
-                    f.score = fusion.boost(f.score, rows[f.key], now_ms=now_ms, recency_weight=recency_weight,
-                                           half_life_days=half_life_days, engagement_weight=engagement_weight)
-                fused.sort(key=fusion._order)
-            fused = fused[:limit]
-            rows = self.store.live_rows([f.key for f in fused])  # checked again: nothing dead is returned
-            words = set(query_words(node))
-            tags = {t for tag in query_hashtags(node) for t in analysis.analyze(tag)}
-            return [self._hit(rows[f.key], f, words, tags) for f in fused if f.key in rows]
+    def _dense_candidates(self, text: str, filt: ast.Node | None, n: int) -> list[tuple[int, float]]:
+        return self._dense(text, filt, n)
 
-    def _hit(self, row: dict, f: fusion.Fused, words: set[str], tags: set[str]) -> Hit:
-        return Hit(**{**row, "created_at": _ms_to_dt(row["created_at"])}, score=f.score, lexical_rank=f.lexical_rank,
-                   dense_rank=f.dense_rank, lexical_score=f.lexical_score, dense_score=f.dense_score,
-                   highlights=analysis.highlight_spans(row["text"], words, tags))
+    def _live_rows(self, keys: list[int]) -> dict[int, dict]:
+        return self.store.live_rows(keys)
+
+    def _newest_ms(self) -> int | None:
+        return self.store.get_meta("newest_ms")
+
+    def _candidates(self, node: ast.Node | None, n: int, use_lex: bool, use_dense: bool
+                    ) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
+        """Both lists, checked against the store in one query (the derived indexes can hold posts the store has
+        killed a moment ago); a lexical list that lost hits to the check is fetched again deeper."""
+        compiled = self.lex.compiler.compile(node) if use_lex else None
+        lex = self.lex.search(compiled, n) if use_lex else []
+        dense = self._dense_raw(" ".join(ast.text_terms(node)), relax_text(node), n) if use_dense else []
+        live = self.store.live_keys({k for k, _ in lex} | {k for k, _ in dense})
+        kept = [(k, s) for k, s in lex if k in live]
+        if len(kept) < len(lex) and len(lex) == n:
+            kept = self._lexical(compiled, n)
+        elif compiled is not None and compiled.scored:
+            kept = _by_score(kept)
+        return kept, _by_score([(k, s) for k, s in dense if k in live])
 
     def _lexical(self, compiled: Compiled, n: int) -> list[tuple[int, float]]:
         """Top n live (key, BM25) from tantivy, each checked against the store; fetches deeper while hits are
@@ -572,31 +432,35 @@ class SearchIndex:
             live = self.store.live_keys([k for k, _ in hits])
             kept = [(k, s) for k, s in hits if k in live]
             if len(kept) >= n or len(hits) < fetch:
-                return kept[:n]
+                return _by_score(kept[:n]) if compiled.scored else kept[:n]  # unscored: newest first
             fetch *= 4
 
     def _dense(self, text: str, filt: ast.Node | None, n: int) -> list[tuple[int, float]]:
-        """Top n live (key, cosine) for the text among the posts matching `filt` (pre-filtering: the filter is a
-        mask over the dense slots, `_slot_mask`). Unfiltered: HNSW over the live slots. Filtered: at most
-        EXACT_MAX allowed slots are ranked exactly; more go to HNSW with the mask as its selector (the beam widened
-        by 1/selectivity). A walk that comes back less than half full falls back to the exact scan (a fused list
-        needs enough candidates, not exactly n)."""
+        """`_dense_raw`, checked against the store."""
+        cands = self._dense_raw(text, filt, n)
+        live = self.store.live_keys([k for k, _ in cands])
+        return _by_score([(k, s) for k, s in cands if k in live])
+
+    def _dense_raw(self, text: str, filt: ast.Node | None, n: int) -> list[tuple[int, float]]:
+        """Top n (key, cosine) for the text among the posts matching `filt`, not yet checked against the store
+        (pre-filtering: the filter is a mask over the dense slots, `_slot_mask`). Unfiltered: HNSW over the live
+        slots. Filtered: the allowed slots are ranked exactly when that is the cheaper way (`_exact_is_cheaper`),
+        else HNSW with the mask as its selector (the beam widened by 1/selectivity). A walk that comes back less than
+        half full falls back to the exact scan (a fused list needs enough candidates, not exactly n)."""
         q = self._query_vector(text)
         if filt is None:
             cands = self.dense.search(q, n)
             if len(cands) < min(n, self.dense.nlive) // 2:  # a walk trapped among near-identical vectors
                 cands = self.dense.exact(q, self.dense.live, n)
-        else:
-            allowed = self._slot_mask(filt) & self.dense.live
-            count = int(np.count_nonzero(allowed))
-            if count <= EXACT_MAX:
-                cands = self.dense.exact(q, allowed, n)
-            else:
-                cands = self.dense.search(q, n, allowed=allowed)
-                if len(cands) < n // 2:
-                    cands = self.dense.exact(q, allowed, n)
-        live = self.store.live_keys([k for k, _ in cands])
-        return [(k, s) for k, s in cands if k in live]
+            return cands
+        allowed = self._slot_mask(filt) & self.dense.live
+        count = int(np.count_nonzero(allowed))
+        if count <= EXACT_MAX or _exact_is_cheaper(count, self.dense.ntotal, n):
+            return self.dense.exact(q, allowed, n)
+        cands = self.dense.search(q, n, allowed=allowed, count=count)
+        if len(cands) < n // 2:
+            cands = self.dense.exact(q, allowed, n)
+        return cands
 
     def _slot_mask(self, node: ast.Node) -> np.ndarray:
         """The dense slots whose posts match a (pruned) query node: language, time, counts and kinds from the dense
@@ -668,9 +532,3 @@ class SearchIndex:
                 self._embedder.close()
             self.store.close()
             self.store = None
-
-    def __enter__(self) -> "SearchIndex":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()

@@ -1,0 +1,252 @@
+"""The search index contract, run against both backends: embedded (files) and PostgreSQL + pgvector (a real server
+on loopback, tests/pg_server.py).
+
+What is equal between the backends, and checked here, on the same posts:
+- the set of matching posts of every query (every operator, filter and generated boolean combination), equal to a
+  brute-force evaluation of the AST;
+- lexical BM25 scores (to 1e-4 relative) on an index without deletions since its last compaction, so the lexical
+  top-k is the same up to the order among equal scores;
+- dense scores: both return the exact top-k cosine scores on this corpus (both use HNSW; at 2,000 posts the walk is
+  exact), so lists differ only in the order among equal vectors (the test model maps duplicates to one vector);
+- hybrid top-k wherever both backends' candidate lists are equal (both order equal scores by insertion order; the
+  lists can differ where a tie straddles the cut, or an HNSW walk misses a vector), at least half the queries;
+- incremental add, delete, opt-out (with reposts of removed posts) visible at once, refused re-adds, compaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pyarrow.dataset as ds
+import pytest
+from test_search_index import _gen, _prune_reference, _vocab, corpus_posts, matches, post, reference
+
+from warble.search import ast as A
+from warble.search.index import WarbleEmbedder, create_index
+from warble.search.index.lexical import relax_text
+from warble.search.query import parse
+
+pytest_plugins = ["pg_server"]  # fixtures pg_dsn, fresh_schema: a PostgreSQL server on loopback
+BACKENDS = ["embedded", "postgres"]
+OPERATOR_QUERIES = [
+    "launch", "pizza weekend", '"the game"', "-pizza", "pizza OR music", "(pizza OR music) -weekend", "#ai",
+    "-#ai", "@someone", "from:someone", "to:someone", "lang:en", "lang:ja -lang:en", "since:2025-06-01",
+    "until:2025-03-01", "-since:2025-06-01", "min_faves:3", "min_retweets:1", "min_replies:2", "filter:links",
+    "filter:replies", "-filter:replies", "filter:quote", "filter:retweets", "東京", "café", "e-mail", "!!! pizza",
+    "(love OR hate) lang:en min_faves:1 -filter:replies", "-(filter:links OR filter:replies) since:2025-01-01",
+]
+
+
+@pytest.fixture(scope="module")
+def posts(corpus_dir) -> list[dict]:
+    return corpus_posts(corpus_dir)
+
+
+@pytest.fixture(scope="module")
+def embedder(run_dir):
+    e = WarbleEmbedder(run_dir)
+    yield e
+    e.close()
+
+
+def _make(backend: str, tmp_path_factory, pg_dsn, embedder, name: str):
+    if backend == "embedded":
+        return create_index(tmp_path_factory.mktemp(name) / "idx", embedder)
+    return create_index(f"{name}_{random.randrange(1 << 30)}", embedder, backend="postgres", dsn=pg_dsn)
+
+
+@pytest.fixture(scope="module")
+def indexes(corpus_dir, tmp_path_factory, embedder, request):
+    """Both backends over the same corpus (the session's 2,000 posts, embedded by the session's small model)."""
+    dsn = request.getfixturevalue("pg_dsn")
+    table = ds.dataset(corpus_dir / "corpus", format="parquet").to_table()
+    out = {}
+    for b in BACKENDS:
+        idx = _make(b, tmp_path_factory, dsn, embedder, "contract")
+        for batch in table.to_batches(max_chunksize=700):
+            idx.add(batch)
+        out[b] = idx
+    yield out
+    for idx in out.values():
+        idx.close()
+
+
+def _ids(idx, q, mode="lexical", n=5000) -> list[str]:
+    return [h.id for h in idx.search(q, mode=mode, limit=n)]
+
+
+def _same_ranking(a, b, tol=1e-4) -> bool:
+    """Two hit lists rank the same posts, up to the order among (nearly) equal scores."""
+    if len(a) != len(b) or any(abs(x.score - y.score) > tol * max(1.0, abs(x.score)) for x, y in zip(a, b)):
+        return False
+    groups_a, groups_b = _tie_groups(a, tol), _tie_groups(b, tol)
+    # the last group may be cut by the limit: only compare whole groups
+    return groups_a[:-1] == groups_b[:-1] and len(groups_a) == len(groups_b)
+
+
+def _tie_groups(hits, tol) -> list[frozenset]:
+    groups, cur, last = [], set(), None
+    for h in hits:
+        if last is not None and abs(h.score - last) > tol * max(1.0, abs(last)):
+            groups.append(frozenset(cur))
+            cur = set()
+        cur.add(h.id)
+        last = h.score
+    groups.append(frozenset(cur))
+    return groups
+
+
+# ---------------------------------------------------------------------------------------------------- matching
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_every_operator_matches_brute_force(indexes, posts, backend):
+    idx = indexes[backend]
+    for q in OPERATOR_QUERIES:
+        node = parse(q)
+        pruned = _prune_reference(node)
+        want = {p["id"] for p in posts} if pruned is None else reference(pruned, posts)
+        assert set(_ids(idx, node)) == want, q
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_generated_queries_match_brute_force(indexes, posts, backend):
+    rng, v = random.Random(7), _vocab(posts)
+    idx = indexes[backend]
+    for _ in range(120):
+        node = _gen(rng, v, 3)
+        assert set(_ids(idx, node)) == reference(node, posts), node
+
+
+def test_lexical_scores_and_top_k_equal_across_backends(indexes, posts):
+    rng, v = random.Random(11), _vocab(posts)
+    words = v["words"][:200]
+    queries = [rng.choice(words) for _ in range(30)] + [f"{rng.choice(words)} {rng.choice(words)}" for _ in range(30)]
+    queries += [f'"{p["text"].split()[0]} {p["text"].split()[1]}"' for p in rng.sample(posts, 30)
+                if len(p["text"].split()) > 2]
+    queries += [f"{rng.choice(words)} OR {rng.choice(words)} -filter:replies" for _ in range(20)]
+    queries += [f"({rng.choice(words)} {rng.choice(words)}) OR {rng.choice(words)} lang:en" for _ in range(20)]
+    compared = 0
+    for q in queries:
+        node = parse(q)
+        a = indexes["embedded"].search(node, mode="lexical", limit=50)
+        b = indexes["postgres"].search(node, mode="lexical", limit=50)
+        assert _same_ranking(a, b), (q, [(h.id, h.score) for h in a][:5], [(h.id, h.score) for h in b][:5])
+        compared += bool(a)
+    assert compared >= 60
+
+
+def test_pure_filters_come_newest_first_on_both(indexes):
+    for q in ("lang:en -filter:replies", "#ai", "min_faves:2"):
+        for b in BACKENDS:
+            hits = indexes[b].search(q, limit=20)
+            times = [h.created_at for h in hits]
+            assert times == sorted(times, reverse=True) and all(h.score == 0 for h in hits), (b, q)
+        assert {h.created_at for h in indexes["embedded"].search(q, limit=20)} == \
+               {h.created_at for h in indexes["postgres"].search(q, limit=20)}
+
+
+# ---------------------------------------------------------------------------------------------------- dense, hybrid
+def _exact_dense(idx, posts_by_id, node, k):
+    """The exact top-k cosine scores among the posts passing the query's filter (from the embedded index's own
+    vectors, which both backends store alike)."""
+    emb = idx
+    filt = relax_text(node)
+    keys = [r[0] for r in emb.store.db.execute("SELECT key FROM posts WHERE live = 1")]
+    ids = {r[0]: r[1] for r in emb.store.db.execute("SELECT key, id FROM posts")}
+    keys = [k_ for k_ in keys if filt is None or matches(filt, posts_by_id[ids[k_]])]
+    sims = emb.dense.vectors()[emb.dense.slots(keys)] @ emb._query_vector(" ".join(A.text_terms(node)))
+    return sorted((float(s) for s in sims), reverse=True)[:k]
+
+
+def test_dense_returns_the_exact_top_k_on_both(indexes, posts):
+    by_id = {p["id"]: p for p in posts}
+    for q in ("pizza", "launch delayed", "music lang:en", "game -filter:replies", "love min_faves:1",
+              "news (lang:es OR lang:pt)", "team since:2025-06-01"):
+        node = parse(q)
+        want = _exact_dense(indexes["embedded"], by_id, node, 10)
+        for b in BACKENDS:
+            hits = indexes[b].search(node, mode="dense", limit=10)
+            assert [round(h.score, 3) for h in hits] == [round(s, 3) for s in want], (b, q)
+            filt = relax_text(node)
+            assert all(filt is None or matches(filt, by_id[h.id]) for h in hits)
+
+
+def test_hybrid_top_k_equal_where_candidate_lists_are(indexes, posts):
+    """Fusion is the same code on both backends, so equal candidate lists give equal hybrid results. Both order equal
+    scores by insertion order; the lists can still differ where a tie straddles the 100th place, or where an HNSW
+    walk misses a vector: those queries are counted, not compared."""
+    rng, v = random.Random(5), _vocab(posts)
+    compared = 0
+    for _ in range(60):
+        q = rng.choice(v["words"]) + rng.choice(["", " lang:en", " -filter:replies", " min_faves:1"])
+        node = parse(q)
+        lists = {b: [[h.id for h in indexes[b].search(node, mode=m, limit=100)] for m in ("lexical", "dense")]
+                 for b in BACKENDS}
+        if lists["embedded"] != lists["postgres"]:
+            continue
+        a = indexes["embedded"].search(node, mode="hybrid", limit=10)
+        b = indexes["postgres"].search(node, mode="hybrid", limit=10)
+        assert [h.id for h in a] == [h.id for h in b], q
+        assert [round(h.score, 9) for h in a] == [round(h.score, 9) for h in b]
+        compared += 1
+    assert compared >= 30, f"only {compared} of 60 queries had equal candidate lists"
+
+
+# ---------------------------------------------------------------------------------------------------- updates
+def _small_posts():
+    t0 = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)
+    return [post(1, "the rocket launch is delayed", author_id="ann", hashtags=["space"]),
+            post(2, "launch party tonight", author_id="bob"),
+            post(3, "the rocket launch is delayed", author_id="cat", repost_of_id="p1"),
+            post(4, "quiet evening with tea", author_id="ann", created_at=t0),
+            post(5, "launch window opens", author_id="dan", reply_to_id="p1", mentions=["ann"])]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_add_delete_opt_out_and_compact_at_once(backend, tmp_path_factory, pg_dsn, embedder):
+    idx = _make(backend, tmp_path_factory, pg_dsn, embedder, "updates")
+    try:
+        assert idx.add(_small_posts()) == 5
+        assert set(_ids(idx, "launch")) == {"p1", "p2", "p3", "p5"}
+        assert _ids(idx, "to:ann") == ["p5"]
+        assert idx.add(_small_posts()) == 0 and idx.last_add["duplicates"] == 5
+        assert idx.add([post(6, "another launch")]) == 1 and "p6" in _ids(idx, "launch")  # searchable at once
+        assert idx.delete(["p1"]) == 2  # p1 and its repost p3
+        for mode in ("lexical", "dense", "hybrid"):
+            got = {h.id for h in idx.search("rocket launch delayed", mode=mode, limit=50)}
+            assert not got & {"p1", "p3"}, mode
+        assert idx.get(["p1", "p2"]).keys() == {"p2"}
+        assert idx.add([post(1, "back again")]) == 0  # a deleted id is never added again
+        assert idx.add([post(7, "reposting the delayed launch", repost_of_id="p1")]) == 0
+        r = idx.apply_compliance(opt_out_authors=["ann"])
+        assert r["removed"] == 1 and not {"p4"} & set(_ids(idx, "-filter:links"))
+        assert idx.add([post(8, "ann again", author_id="ann")]) == 0 and idx.last_add["refused_compliance"] == 1
+        assert idx.compact()["removed"] == 3
+        assert idx.stats()["posts"] == 3 and set(_ids(idx, "-filter:links")) == {"p2", "p5", "p6"}
+        assert set(_ids(idx, "launch")) == {"p2", "p5", "p6"}
+    finally:
+        idx.close()
+
+
+def test_both_backends_agree_after_the_same_updates(tmp_path_factory, pg_dsn, embedder, posts):
+    sample = random.Random(3).sample(posts, 400)
+    clean = [{k: v for k, v in p.items() if not k.startswith("_")} for p in sample]
+    idxs = {b: _make(b, tmp_path_factory, pg_dsn, embedder, "agree") for b in BACKENDS}
+    try:
+        for idx in idxs.values():
+            idx.add(clean[:250])
+            idx.delete([p["id"] for p in clean[:20]])
+            idx.apply_compliance(opt_out_authors=[clean[30]["author_id"]], deleted_posts=[clean[40]["id"]])
+            idx.add(clean[250:])
+            idx.compact()
+        v = _vocab(sample)
+        rng = random.Random(9)
+        for _ in range(40):
+            node = _gen(rng, v, 2)
+            a, b = (idxs[x].search(node, mode="lexical", limit=500) for x in BACKENDS)
+            assert {h.id for h in a} == {h.id for h in b}, node
+            assert _same_ranking(a, b), node
+        assert idxs["embedded"].stats()["posts"] == idxs["postgres"].stats()["posts"]
+    finally:
+        for idx in idxs.values():
+            idx.close()
