@@ -16,4 +16,4 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check "torch==2.13.0"
 fi
 echo "setup: installing warble and its dependencies into .venv" >&2
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,ray]"
+.venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev,ray,postgres]"

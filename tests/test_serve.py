@@ -725,3 +725,29 @@ def test_serve_refuses_a_missing_index_before_loading(run_dir, tmp_path, capsys)
     err = capsys.readouterr().err
     assert "none" in err and "Traceback" not in err
 
+
+
+def test_stage_routes_are_served_behind_the_same_auth(engine, search_index, run_dir, tmp_path):
+    """create_app includes the search-answer, suggestion and ads routers: keys, error bodies and the shared engine,
+    index and ads tools (warble.serve.app.ads_tools) reach them."""
+    from warble.serve.app import ads_tools
+
+    ads = ads_tools(engine, str(run_dir), None, str(tmp_path / "drafts"))
+    assert ads["safety"] is not None and ads["guard"] is not None and ads["engagement"] is None
+    client = TestClient(create_app(engine, ServeSettings(api_keys=(KEY,)), search_index, ads),
+                        raise_server_exceptions=False)
+    for route in ("/v1/search/answer", "/v1/search/suggest", "/v1/search/complete", "/v1/ads/generate",
+                  "/v1/ads/audience"):
+        assert_error(client.post(route, json={}), 401)
+    r = client.post("/v1/search/answer", json={"query": "the match", "mode": "extractive", "log": False}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    assert {"answer", "citations", "hits"} <= set(r.json())
+    assert_error(client.post("/v1/ads/generate", json={"brief": {"brand": "Acme"}}, headers=AUTH), 400, "product")
+    r = client.post("/v1/ads/generate", json={"brief": {"product": "Acme phone"}, "n": 2}, headers=AUTH)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["candidates"] or body["rejected"]
+    assert all(c["status"] in ("draft", "rejected") for c in body["candidates"] + body["rejected"])
+    assert body["drafts"] and (tmp_path / "drafts").is_dir()  # nothing is published without review
+    paths = set(client.get("/openapi.json", headers=AUTH).json()["paths"])
+    assert {"/v1/search/answer", "/v1/ads/generate", "/v1/ads/audience", "/v1/search/suggest"} <= paths

@@ -14,7 +14,8 @@ from warble.tokenizer.tokenize import post_metas
 
 
 def _files(d: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file()}
+    """Every output file's bytes, but source.json: it records where the inputs were (paths), not what they hold."""
+    return {str(p.relative_to(d)): p.read_bytes() for p in sorted(d.rglob("*")) if p.is_file() and p.name != "source.json"}
 
 
 def _split_table(corpus_dir: Path, split: str):

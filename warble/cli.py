@@ -183,14 +183,18 @@ def _tokenize_parser(sub) -> None:
                    help="start each post with its control tokens (language, reply, engagement, topic)")
     p.add_argument("--resume", action="store_true", help="keep shards a previous, interrupted run completed")
     p.add_argument("--no-progress", action="store_true")
+    from warble.tokenizer.canaries import add_canary_arguments
+
+    add_canary_arguments(p)
     p.set_defaults(func=_cmd_tokenize)
 
 
 def _cmd_tokenize(a) -> int:
     from warble.tokenizer import tokenize_corpus
+    from warble.tokenizer.canaries import canary_config_from_args
 
     summary = tokenize_corpus(a.corpus, a.tokenizer, a.out, workers=a.workers, metadata_prefix=a.metadata_prefix,
-                              progress=not a.no_progress, resume=a.resume)
+                              progress=not a.no_progress, resume=a.resume, canaries=canary_config_from_args(a))
     print(json.dumps(summary, indent=2, default=str))
     return 0
 
@@ -554,125 +558,29 @@ def _serve_parser(sub) -> None:
     p.set_defaults(func=cmd_serve)
 
 
-# ---------------------------------------------------------------------------------------------------- index, search
-def _index_parser(sub) -> None:
-    p = sub.add_parser(
-        "index", help="build or update a search index over a corpus (lexical + dense, files in a directory)",
-        description="Index the posts of a corpus written by `warble ingest` (its Parquet under corpus/ and its "
-                    "compliance lists under compliance/) into a search index directory: a SQLite store of record, a "
-                    "tantivy BM25 index and, unless --embedder none, an HNSW index of post embeddings (the Warble "
-                    "model's with --model RUN, or all-MiniLM-L6-v2 with --embedder minilm). Prints a JSON summary. "
-                    "docs/SEARCH.md.\n\n"
-                    "  warble index corpus/ --model run/ --out idx/\n"
-                    "  warble index more/ --out idx/ --add\n"
-                    "  warble index --out idx/ --delete deleted.txt --opt-out optout.txt --compact",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("corpus", nargs="?", metavar="CORPUS_DIR", help="a corpus directory written by `warble ingest`")
-    p.add_argument("--out", required=True, metavar="IDX", help="the index directory")
-    p.add_argument("--model", metavar="RUN_DIR", help="embed posts with this Warble run (implies --embedder warble)")
-    p.add_argument("--embedder", choices=["warble", "minilm", "none"],
-                   help="post embeddings: warble (needs --model), minilm (all-MiniLM-L6-v2), none (lexical only); "
-                        "default: warble with --model, else none")
-    p.add_argument("--add", action="store_true", help="add CORPUS_DIR's posts to the existing index in --out")
-    p.add_argument("--delete", action="append", metavar="IDS_FILE", help="post ids to delete, one per line")
-    p.add_argument("--opt-out", action="append", metavar="FILE", help="author ids who opted out, one per line")
-    p.add_argument("--compact", action="store_true", help="afterwards, remove deleted posts from disk")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing index in --out")
-    p.add_argument("--batch", type=int, default=20_000, help="posts per add (each one committed; default 20000)")
-    p.add_argument("--no-progress", action="store_true")
-    p.set_defaults(func=_cmd_index)
-
-
-def _cmd_index(a) -> int:
-    from warble.search.index.build import index_corpus
-
-    summary = index_corpus(a.corpus, a.out, model=a.model, embedder=a.embedder, add=a.add, delete_files=a.delete,
-                           opt_out_files=a.opt_out, compact=a.compact, overwrite=a.overwrite, batch=a.batch,
-                           progress=not a.no_progress)
-    print(json.dumps(summary, indent=2))
-    return 0
-
-
-def _search_parser(sub) -> None:
-    p = sub.add_parser(
-        "search", help="search an index with the platform's query syntax",
-        description="Search a `warble index` directory. QUERY uses the platform's advanced-search syntax (words, "
-                    "\"phrases\", -exclusions, OR, #hashtags, @mentions, from:, to:, lang:, since:, until:, "
-                    "min_faves:, min_retweets:, min_replies:, filter:, parentheses; docs/SEARCH.md). Modes: lexical "
-                    "(BM25), dense (embeddings), hybrid (reciprocal rank fusion of both; the default).\n\n"
-                    "  warble search --index idx/ 'launch -filter:replies' --limit 5\n"
-                    "  warble search --index idx/ '#ai from:someone -filter:replies since:2024-01-01' --json\n"
-                    "  warble search --index idx/ -- -filter:replies     # a one-word query starting with '-'",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("query", metavar="QUERY")
-    p.add_argument("--index", required=True, metavar="IDX", help="an index directory (warble index)")
-    p.add_argument("--mode", choices=["hybrid", "lexical", "dense"], default="hybrid")
-    p.add_argument("--limit", type=int, default=10, help="results (default 10)")
-    p.add_argument("--json", action="store_true", help="one JSON object: query, parsed, mode, hits, took_ms")
-    p.add_argument("--model", metavar="RUN_DIR", help="the Warble run that embeds the query (default: the one the "
-                   "index recorded; it must be the model that embedded the posts)")
-    p.add_argument("--fusion", choices=["rrf", "weighted"], default="rrf", help="hybrid: how lists are fused")
-    p.add_argument("--alpha", type=float, default=0.5, help="weighted fusion: weight of the lexical score")
-    p.add_argument("--recency", type=float, default=0.0, metavar="W", help="recency boost weight (default 0: off)")
-    p.add_argument("--half-life", type=float, default=7.0, metavar="DAYS", help="recency boost half-life")
-    p.add_argument("--engagement", type=float, default=0.0, metavar="W", help="engagement boost weight (default 0)")
-    p.set_defaults(func=_cmd_search)
-
-
-def _render_hit(n: int, h, bold: bool) -> str:
-    on, off = ("\033[1m", "\033[0m") if bold else ("**", "**")
-    text, parts, last = h.text, [], 0
-    for s, e in h.highlights:
-        parts += [text[last:s], on, text[s:e], off]
-        last = e
-    parts.append(text[last:])
-    body = "".join(parts).replace("\n", "\n   ")
-    who = f"@{h.author_handle}" if h.author_handle else f"author {h.author_id}"
-    when = h.created_at.strftime("%Y-%m-%d %H:%M UTC") if h.created_at else "time unknown"
-    counts = " ".join(f"{v if v is not None else '-'} {k}" for k, v in
-                      (("likes", h.like_count), ("reposts", h.repost_count), ("replies", h.reply_count)))
-    ranks = ", ".join(f"{k} #{r}" for k, r in (("lexical", h.lexical_rank), ("dense", h.dense_rank)) if r)
-    return (f"{n:>2}. {who} · {when} · {counts} · score {h.score:.4g}" + (f" ({ranks})" if ranks else "")
-            + f"\n   {body}\n   id {h.id}")
-
-
-def _cmd_search(a) -> int:
-    import time
-
-    from warble.search.index import SearchIndex
-    from warble.search.query import parse, unparse
-
-    if a.limit < 1:
-        raise WarbleError("--limit must be at least 1")
-    node = parse(a.query)  # a bad query fails before anything loads
-    idx = SearchIndex.open(a.index, readonly=True, model=a.model)
-    try:
-        t0 = time.perf_counter()
-        hits = idx.search(node, mode=a.mode, limit=a.limit, fusion_method=a.fusion, alpha=a.alpha,
-                          recency_weight=a.recency, half_life_days=a.half_life, engagement_weight=a.engagement)
-        took = (time.perf_counter() - t0) * 1000
-    finally:
-        idx.close()
-    if a.json:
-        try:
-            parsed = unparse(node)
-        except ValueError:
-            parsed = None
-        print(json.dumps({"query": a.query, "parsed": parsed, "mode": a.mode, "hits": [h.to_dict() for h in hits],
-                          "took_ms": round(took, 3)}, ensure_ascii=False))
-        return 0
-    bold = sys.stdout.isatty()
-    for n, h in enumerate(hits, 1):
-        print(_render_hit(n, h, bold))
-    print(f"{len(hits)} result{'s' if len(hits) != 1 else ''} in {took:.1f} ms ({a.mode})" if hits else "no results")
-    return 0
-
-
 # ---------------------------------------------------------------------------------------------------- eval
+def _stage_command(sub, name: str, module: str) -> None:
+    """A subcommand that lives with its stage: `module` gives HELP, DESCRIPTION, add_arguments(p) and run(args).
+
+    Such modules keep heavy imports (torch, sklearn, fastapi) inside functions, so building this parser stays fast.
+    """
+    import importlib
+
+    m = importlib.import_module(module)
+    p = sub.add_parser(name, help=m.HELP, description=m.DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    m.add_arguments(p)
+    p.set_defaults(func=m.run)
+
+
 def _eval_parser(sub) -> None:
-    p = sub.add_parser("eval", help="evaluate: search quality (TREC-style); more evaluations to come",
-                       description="Evaluations that print numbers (and JSON with --json).")
+    p = sub.add_parser("eval", help="evaluate: language modelling, TweetEval, memorization, search quality",
+                       description="Evaluations that print numbers (and JSON with --json); each also writes its "
+                                   "result under RUN/eval/ for `warble report`.")
     ev = p.add_subparsers(dest="eval_command", metavar="EVAL", required=True)
+    _stage_command(ev, "lm", "warble.eval.lm_cli")
+    _stage_command(ev, "tweeteval", "warble.eval.tweeteval_cli")
+    _stage_command(ev, "memorization", "warble.eval.memorization_cli")
     s = ev.add_parser(
         "search", help="MAP@5, MRR, nDCG@10, Recall@100 of search on judged queries",
         description="Index the documents of --docs (TSV: id, then text columns, as CLEF's verified_claims.docs.tsv) "
@@ -708,6 +616,19 @@ def _cmd_eval_search(a) -> int:
         for k, v in out.items():
             print(f"{k:26s} {v:.4f}" if isinstance(v, float) else f"{k:26s} {v}")
     return 0
+
+
+def _ads_parser(sub) -> None:
+    p = sub.add_parser("ads", help="ads: engagement prediction, ad copy, audiences, brand safety",
+                       description="The platform's advertising stack on its own model. docs/ADS.md.")
+    ads = p.add_subparsers(dest="ads_command", metavar="ADS", required=True)
+    _stage_command(ads, "train-engagement", "warble.ads.engagement_cli")
+    _stage_command(ads, "score", "warble.ads.score_cli")
+    _stage_command(ads, "generate", "warble.ads.copy_cli")
+    _stage_command(ads, "drafts", "warble.ads.drafts_cli")
+    _stage_command(ads, "audience", "warble.ads.audience_cli")
+    _stage_command(ads, "safety", "warble.ads.safety_cli")
+    _stage_command(ads, "train-safety", "warble.ads.train_safety_cli")
 
 
 def _quickstart_parser(sub) -> None:
@@ -751,9 +672,11 @@ def build_parser() -> argparse.ArgumentParser:
     _import_parser(sub)
     _generate_parser(sub)
     _serve_parser(sub)
-    _index_parser(sub)
-    _search_parser(sub)
+    _stage_command(sub, "index", "warble.search.index_cli")
+    _stage_command(sub, "search", "warble.search.search_cli")
+    _ads_parser(sub)
     _eval_parser(sub)
+    _stage_command(sub, "report", "warble.eval.report_cli")
     _quickstart_parser(sub)
     return p
 

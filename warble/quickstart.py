@@ -1,4 +1,4 @@
-"""`warble quickstart`: the whole pipeline, as far as it exists, on the embedded default corpus.
+"""`warble quickstart`: the whole pipeline on the embedded default corpus, ending in the model's report card.
 
 Each stage adds a step here and a section to the report, so the quickstart always shows what Warble can do end to
 end on this machine, with the numbers it measured. It must stay under 10 minutes on 2 cores.
@@ -6,17 +6,15 @@ end on this machine, with the numbers it measured. It must stay under 10 minutes
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import shutil
 import sys
 import time
 from pathlib import Path
 
-from warble import __version__
-from warble.errors import InputError
 from warble.data.audit import audit_against_truth, audit_markdown
-from warble.data.summary import manifest_markdown
+from warble.errors import InputError
+from warble.eval.report import build_report, markdown_to_html
 
 
 def _log(msg: str) -> None:
@@ -36,15 +34,16 @@ def run_quickstart(out_dir: str | Path, *, posts: int = 50_000, seed: int = 0, w
             raise InputError(f"{out} exists and is not a quickstart directory; choose another --out")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
-    timings: dict[str, float] = {}
+    timings: dict[str, float] = {}  # step -> seconds, once it is done
+    starts: dict[str, float] = {}
     started = time.perf_counter()
 
     def step(name: str, n: int, what: str):
-        _log(f"{n}/5 {name}: {what}")
-        timings[name] = time.perf_counter()
+        _log(f"{n}/{STEPS} {name}: {what}")
+        starts[name] = time.perf_counter()
 
     def done(name: str) -> None:
-        timings[name] = time.perf_counter() - timings[name]
+        timings[name] = time.perf_counter() - starts[name]
 
     step("synth", 1, f"simulating a platform with {posts:,} posts")
     synth = synthesize(out / "raw", posts, seed=seed, workers=max(1, workers or 2), progress=progress)
@@ -58,40 +57,60 @@ def run_quickstart(out_dir: str | Path, *, posts: int = 50_000, seed: int = 0, w
     step("tokenizer", 3, "byte-level BPE on the corpus, then token shards")
     tok_report = train_tokenizer(out / "data", out / "tokenizer", vocab_size=8192, progress=progress)
     # With metadata prefixes, so the model learns what the control tokens mean and samples can be conditioned.
-    tokens = tokenize_corpus(out / "data", out / "tokenizer", out / "tokens", workers=workers, metadata_prefix=True,
-                             progress=progress)
+    # Canaries (random secrets planted 1, 10 and 100 times) let the memorization gate measure what the model keeps.
+    tokenize_corpus(out / "data", out / "tokenizer", out / "tokens", workers=workers, metadata_prefix=True,
+                             progress=progress, canaries=CANARIES)
     done("tokenizer")
 
     step("train", 4, f"pretraining the {preset} preset for {train_steps} steps")
-    summary, samples = _train(out, preset, train_steps, seed)
+    summary = _train(out, preset, train_steps, seed)
     done("train")
-    timings["total"] = time.perf_counter() - started
 
-    _log("5/5 report: checking the corpus against the ground truth, writing the report")
+    step("evaluate", 5, "held-out loss by language and time; canaries, extraction, personal data, quality")
+    evals = _evaluate(out, seed, progress)
+    done("evaluate")
+
+    step("applications", 6, "search index, searches and an answer; ad copy for a brief, checked and ranked")
+    apps = _applications(out, seed, progress)
+    done("applications")
+
+    step("report", STEPS, "checking the corpus against the ground truth, writing the report card")
     audit = audit_against_truth(out / "raw", out / "data")
+    timings["total (before the report)"] = time.perf_counter() - started
+    preamble = [("Simulated platform (`warble synth`)", _synth_section(synth, seed)),
+                ("The corpus against the simulator's ground truth", _audit_section(audit)),
+                ("Wall time of this quickstart", _timings_section(timings))]
+    md, facts = build_report(out / "run", corpus=out / "data", samples=6, preamble=preamble,
+                             appendix=[("Search (`warble index`, `warble search`)", apps["search_md"]),
+                                       ("Ads (`warble ads generate`)", apps["ads_md"])],
+                             title="Warble quickstart report", image_prefix="run/")
     report = out / "report.md"
-    report.write_text(_report(out, posts, seed, synth, manifest, audit, tok_report, tokens, summary, samples,
-                              timings), encoding="utf-8")
+    report.write_text(md, encoding="utf-8")
+    (out / "report.html").write_text(markdown_to_html(md, "Warble quickstart report"), encoding="utf-8")
+    done("report")
+    timings["total"] = time.perf_counter() - started
     (out / "quickstart.json").write_text(json.dumps({
         "posts": posts, "seed": seed, "seconds": timings, "synth": synth, "audit": audit,
         "corpus": {k: manifest[k] for k in ("read", "kept", "quarantined", "filtered")},
-        "tokenizer": tok_report, "train": summary, "samples": samples}, indent=2, default=str))
-    _log(f"done in {timings['total']:.0f} s")
+        "tokenizer": tok_report, "train": summary, "evals": evals, "gates": facts["gates"],
+        "search": apps["search"], "ads": apps["ads"],
+        "samples": facts.get("samples")}, indent=2, default=str))
+    _log(f"done in {time.perf_counter() - started:.0f} s")
     return report
 
 
-# The prefixes the shards were made with: language, reply or original, engagement bucket (the simulated dump has
-# no topic labels, so topic tokens were never trained on and would only show noise).
-SAMPLE_CONDITIONS = [{"lang": "en", "reply": False, "engagement": 0}, {"lang": "en", "reply": False, "engagement": 150},
-                     {"lang": "en", "reply": True, "engagement": 5}, {"lang": "es", "reply": False, "engagement": 0},
-                     {"lang": "ja", "reply": False, "engagement": 20}, {"lang": "fr", "reply": True, "engagement": 0}]
+STEPS = 7
+CANARIES = "1,10,100"  # one canary per repetition count
+# What the applications step shows: searches in the platform's syntax, a question, and an ad brief.
+DEMO_QUERIES = ["football -filter:replies", "#music lang:en", "(concert OR festival) min_faves:1"]
+DEMO_QUESTION = "what happened at the match?"
+DEMO_BRIEF = {"product": "Trailrunner 2 running shoes", "brand": "Acme", "facts": ["weighs 220 g", "free returns"],
+              "call_to_action": "Try them", "url": "https://acme.example/tr2", "topic": "fitness", "lang": "en",
+              "must_include": ["Trailrunner"], "must_avoid": ["cheap"]}
 
 
-def _train(out: Path, preset: str, steps: int, seed: int) -> tuple[dict, list[dict]]:
-    """Train in this process (bf16 autocast: ~2.5x fp32 on CPU), then sample a few conditioned posts with the
-    serving engine (the way every later stage uses the model)."""
-    from warble.serve.engine import Engine
-    from warble.serve.types import SamplingParams
+def _train(out: Path, preset: str, steps: int, seed: int) -> dict:
+    """Train in this process (bf16 autocast: ~2.5x fp32 on CPU)."""
     from warble.train.config import TrainConfig
     from warble.train.loop import train
 
@@ -99,12 +118,75 @@ def _train(out: Path, preset: str, steps: int, seed: int) -> tuple[dict, list[di
     cfg = TrainConfig(data=str(out / "tokens"), preset=preset, steps=steps, global_batch=8, seq_len=256,
                       dtype="bf16", seed=seed, log_every=max(1, steps // 20), eval_every=max(1, steps // 4),
                       ckpt_every=0)
-    summary = train(cfg, run)
+    return train(cfg, run)
+
+
+def _evaluate(out: Path, seed: int, progress: bool) -> dict:
+    """`warble eval lm` and `warble eval memorization` on the run; each saves its result under run/eval/, where the
+    report reads them. The gate counts the canaries planted once: the corpus is deduplicated, so a secret seen once
+    is the realistic risk; the 10x and 100x canaries show that the measurement sees memorization where it exists."""
+    from warble.eval.lm import evaluate_lm
+    from warble.eval.memorization import MemorizationConfig, run_memorization
+    from warble.eval.results import save_result
+
+    run = out / "run"
+    lm = evaluate_lm(run, out / "tokens", corpus_dir=out / "data", progress=progress)
+    save_result(run, "lm", lm)
+    mem = run_memorization(run, MemorizationConfig(seed=seed, gate_max_repetitions=1, progress=progress))
+    return {"lm": {k: lm.get(k) for k in ("loss", "perplexity", "bpb")}, "memorization_gate": mem.get("gate")}
+
+
+def _applications(out: Path, seed: int, progress: bool) -> dict:
+    """The model at work, through the same public functions as the commands: a hybrid index of the corpus (every
+    post embedded by the model), searches, an extractive answer with checked citations, and ad copy for a brief
+    with every check reported. One engine serves all of it."""
+    from warble.ads.brief import Brief
+    from warble.ads.copy import generate_ads
+    from warble.ads.safety import SafetyChecker
+    from warble.data.ngrams import NgramIndex
+    from warble.search.answer import AnswerOptions, EngineEmbedder, answer
+    from warble.search.index import SearchIndex
+    from warble.search.index.build import index_corpus
+    from warble.serve.engine import Engine
+
+    run = out / "run"
+    built = index_corpus(out / "data", out / "index", model=str(run), progress=progress)
     with Engine.load(run) as engine:
-        params = [SamplingParams(max_tokens=48, temperature=0.8, top_k=50, seed=seed + i, conditions=c)
-                  for i, c in enumerate(SAMPLE_CONDITIONS)]
-        completions = engine.generate([""] * len(params), params)
-    return summary, [{"conditions": c, "text": x.text} for c, x in zip(SAMPLE_CONDITIONS, completions)]
+        idx = SearchIndex.open(out / "index", readonly=True, embedder=EngineEmbedder(engine, str(run)))
+        try:
+            searches = {q: [h.to_dict() for h in idx.search(q, limit=3)] for q in DEMO_QUERIES}
+            ans = answer(idx, engine, DEMO_QUESTION, AnswerOptions(mode="extractive"))
+        finally:
+            idx.close()
+        ads = generate_ads(engine, Brief.from_dict(DEMO_BRIEF), n=4, seed=seed, safety=SafetyChecker.load(None),
+                           guard=NgramIndex.for_run(run))
+    search_md = [(f"`index/`: {built['posts']:,} posts: tantivy BM25, an HNSW index of the model's post embeddings "
+                  f"({built.get('posts_per_s') or 0:,.0f} posts/s indexed) and the SQLite store of record. Top 3 of "
+                  "each query, hybrid (reciprocal rank fusion):")]
+    for q, hits in searches.items():
+        search_md += ["", f"`{q}`", "", "| author | likes | post |", "|---|---:|---|"]
+        search_md += [f"| @{h['author_handle'] or h['author_id']} | {h['like_count'] if h['like_count'] is not None else '-'} "
+                      f"| {_cell(h['text'])} |" for h in hits] or ["| | | (no results) |"]
+    search_md += ["", f"Question: *{DEMO_QUESTION}* (extractive answer; every citation checked against the store):",
+                  "", f"> {_cell(ans['answer'])}"]
+    ads_md = [f"Brief: `{json.dumps(DEMO_BRIEF)}`", "",
+              (f"{len(ads['candidates'])} candidates kept, {len(ads['rejected'])} rejected, in "
+              f"{ads['seconds']:.1f} s. Kept, best first:"), "", "| # | copy | chars | checks |", "|---:|---|---:|---|"]
+    ads_md += [f"| {c['rank']} | {_cell(c['post'])} | {c['chars']} | "
+               f"{', '.join(ch['name'] + (' ok' if ch['passed'] else ' FAIL' if ch['passed'] is False else ' n/a') for ch in c['checks'])} |"
+               for c in ads["candidates"]]
+    reasons = {}
+    for r in ads["rejected"]:
+        for f in r.get("failed", []):
+            reasons[f] = reasons.get(f, 0) + 1
+    if reasons:
+        ads_md += ["", "Rejected by: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) + "."]
+    return {"search": {"indexed": built, "queries": searches, "answer": ans}, "ads": ads,
+            "search_md": "\n".join(search_md), "ads_md": "\n".join(ads_md)}
+
+
+def _cell(text: str) -> str:
+    return str(text or "").replace("|", "\\|").replace("\n", " ").strip() or "(empty)"
 
 
 def _counts_table(title: str, counts: dict) -> str:
@@ -112,68 +194,25 @@ def _counts_table(title: str, counts: dict) -> str:
     return "\n".join([f"| {title} | posts |", "|---|---:|", *(f"| {k} | {v:,} |" for k, v in rows)])
 
 
-def _report(out: Path, posts: int, seed: int, synth: dict, manifest: dict, audit: dict, tok_report: dict,
-            tokens: dict, train: dict, samples: list[dict], timings: dict) -> str:
-    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    steps = " | ".join(f"{k} {v:.1f} s" for k, v in timings.items())
-    return f"""# Warble quickstart report
-
-Warble {__version__}, {now}. Run directory: `{out}`. Wall time: {steps}.
-
-## 1. Simulated platform (`warble synth`)
-
-{synth['posts']:,} posts (seed {seed}) by {synth['users']:,} users ({synth['bots']:,} bots), written as Twitter API v2
-responses to `raw/` at {synth['posts_per_second']:,.0f} posts/s, plus {synth['malformed_records']} malformed records
-and the ground truth under `raw/_truth/`.
+def _synth_section(synth: dict, seed: int) -> str:
+    return f"""{synth['posts']:,} posts (seed {seed}) by {synth['users']:,} users ({synth['bots']:,} bots), written as Twitter
+API v2 responses to `raw/` at {synth['posts_per_second']:,.0f} posts/s, plus {synth['malformed_records']} malformed
+records and the ground truth under `raw/_truth/`.
 
 {_counts_table("kind", synth["kinds"])}
 
 {_counts_table("language", synth["langs"])}
 
-Planted personal data: {synth['posts_with_pii']:,} posts ({', '.join(f"{k} {v}" for k, v in sorted(synth['pii'].items()))}).
+Planted personal data: {synth['posts_with_pii']:,} posts ({', '.join(f"{k} {v}" for k, v in sorted(synth['pii'].items()))})."""
 
-## 2. Corpus (`warble ingest`)
 
-`data/`: Parquet corpus, quarantine and manifest.
-
-{manifest_markdown(manifest)}
-
-Per-stage CPU seconds (summed over workers): {', '.join(f"{k} {v:.2f}" for k, v in manifest['stage_seconds'].items())}.
-
-### Checked against the simulator's ground truth
-
-{audit_markdown(audit)}
+def _audit_section(audit: dict) -> str:
+    return f"""{audit_markdown(audit)}
 
 Short generic replies and quotes ("facts", "say it louder") are exact duplicates of each other, so dedup removes
-most copies of them: that is why fewer replies and quotes than originals are kept.
-
-## 3. Tokenizer and token shards (`warble tokenizer train`, `warble tokenize`)
-
-Byte-level BPE with {tok_report['vocab_size']:,} tokens, trained on {tok_report['sample_posts']:,} posts in
-{sum(tok_report['seconds'].values()):.1f} s: **{tok_report['bytes_per_token'] or 0:.2f} bytes per token** on the validation split.
-Token shards (each post with its metadata control tokens): {tokens['splits']['train']['tokens']:,} training tokens
-in {tokens['splits']['train']['docs']:,} posts, {tokens['splits'].get('validation', {}).get('tokens', 0):,} validation tokens.
-
-## 4. Pretraining (`warble train`)
-
-{_train_line(train)}
-
-![loss curve](run/loss.png)
-
-Samples, each from [bos] and its metadata control tokens (temperature 0.8, top-k 50):
-
-| conditions | sampled post |
-|---|---|
-{chr(10).join(f"| {', '.join(f'{k}={v}' for k, v in s['conditions'].items())} | {_cell(s['text'])} |" for s in samples)}
-"""
+most copies of them: that is why fewer replies and quotes than originals are kept."""
 
 
-def _train_line(t: dict) -> str:
-    val = f" Validation loss **{t['val_loss']:.3f}** nats/token, **{t['val_bpb']:.3f} bits per byte**." \
-        if "val_loss" in t else ""
-    return (f"{t['params'] / 1e6:.1f}M parameters, {t['steps']} steps, {t['tokens']:,} tokens in {t['seconds']:.0f} s "
-            f"({t['tokens_per_s']:,.0f} tokens/s, {t['flops_per_token'] / 1e6:.0f} MFLOP/token).{val}")
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ").strip() or "(empty)"
+def _timings_section(timings: dict) -> str:
+    rows = "\n".join(f"| {k} | {v:.1f} |" for k, v in timings.items())
+    return f"| step | seconds |\n|---|---:|\n{rows}"

@@ -4,7 +4,8 @@
     python -m warble.serve.app --model run/ --port 8000        # the same, without the CLI
 
 Routes: /v1/models, /v1/models/{id}, /v1/completions (streaming as server-sent events), /v1/embeddings, /health,
-/metrics (Prometheus), /openapi.json and /docs. The `openai` client works against it unmodified (docs/SERVING.md).
+/metrics (Prometheus), /openapi.json and /docs; with --index, /v1/search, /v1/search/answer, /v1/search/suggest and
+/v1/search/complete; /v1/ads/generate and /v1/ads/audience (warble/serve/routes/, one APIRouter per stage). The `openai` client works against it unmodified (docs/SERVING.md).
 
 The app holds no model code: every request becomes `SamplingParams` and calls on the engine's async API, whose
 scheduler batches concurrent requests. The event loop only parses, validates and formats, so one process serves
@@ -303,9 +304,9 @@ def _sse(obj: Any) -> bytes:
 
 
 # ---------------------------------------------------------------------------------------------------- the app
-def create_app(engine, settings: ServeSettings | None = None, index=None) -> FastAPI:
-    """The FastAPI app over `engine` (already loaded; the caller owns its lifetime: see `serve`) and, for
-    /v1/search, an open `warble.search.index.SearchIndex` (None: the route answers 404)."""
+def create_app(engine, settings: ServeSettings | None = None, index=None, ads: dict | None = None) -> FastAPI:
+    """The FastAPI app over `engine` (already loaded; the caller owns its lifetime: see `serve`), for /v1/search*
+    an open search index (None: those routes answer 404), and for /v1/ads/* the ads tools (`ads_tools`)."""
     settings = settings or ServeSettings()
     model_name = settings.model_name or engine.model_id
     metrics = Metrics(engine)
@@ -318,6 +319,7 @@ def create_app(engine, settings: ServeSettings | None = None, index=None) -> Fas
                    413: {"model": ErrorResponse}, 429: {"model": ErrorResponse}, 500: {"model": ErrorResponse}},
     )
     app.state.engine, app.state.settings, app.state.metrics = engine, settings, metrics
+    app.state.index, app.state.ads = index, ads if ads is not None else {}
     install_error_handlers(app)
     # Enforcement is SecurityMiddleware's (it covers every route, /docs included); this only puts the Bearer
     # scheme into the OpenAPI spec, so clients generated from it send the key.
@@ -577,6 +579,12 @@ def create_app(engine, settings: ServeSettings | None = None, index=None) -> Fas
         return SearchResponse(query=req.query, parsed=unparse(node), mode=req.mode, hits=[h.to_dict() for h in hits],
                               took_ms=round(1000 * (time.perf_counter() - t0), 3))
 
+    # The stages built on the engine bring their own routers; they read engine, index and ads from app.state.
+    from warble.serve.routes import ads_audience, ads_generate, search_answer, search_suggest
+
+    for module in (search_answer, search_suggest, ads_generate, ads_audience):
+        app.include_router(module.make_router(), dependencies=secured)
+
     app.add_middleware(SecurityMiddleware, keys=KeyChecker(settings.api_keys),
                        limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
                        max_body_bytes=settings.max_request_bytes)
@@ -593,12 +601,12 @@ async def _first(stream) -> Delta | None:
 
 # ---------------------------------------------------------------------------------------------------- running
 def serve(engine, settings: ServeSettings | None = None, host: str = "127.0.0.1", port: int = 8000, *,
-          graceful_timeout: float | None = 60.0, log_level: str = "info", index=None) -> None:
+          graceful_timeout: float | None = 60.0, log_level: str = "info", index=None, ads: dict | None = None) -> None:
     """Serve until SIGTERM/SIGINT, then drain: stop accepting, let in-flight requests (streams too) finish for up
     to `graceful_timeout` seconds, shut the engine down, and return normally (exit code 0 in `cmd_serve`)."""
     import uvicorn
 
-    app = create_app(engine, settings, index)
+    app = create_app(engine, settings, index, ads)
     config = uvicorn.Config(app, host=host, port=port, access_log=False, log_level=log_level, lifespan="on",
                             timeout_graceful_shutdown=graceful_timeout, server_header=False)
     server = uvicorn.Server(config)
@@ -630,7 +638,16 @@ def add_serve_arguments(p: argparse.ArgumentParser) -> None:
                         "(comma-separated) and --api-key-file. No key: no authentication")
     p.add_argument("--api-key-file", metavar="FILE", help="API keys, one per line (# comments)")
     p.add_argument("--model-name", help="the model id clients use (default: the run directory's name)")
-    p.add_argument("--index", metavar="IDX", help="a `warble index` directory to serve on /v1/search (read-only)")
+    p.add_argument("--index", metavar="IDX", help="a `warble index` directory to serve on /v1/search, "
+                   "/v1/search/answer, /v1/search/suggest, /v1/search/complete and /v1/ads/audience (read-only)")
+    p.add_argument("--index-backend", choices=["embedded", "postgres"], default="embedded",
+                   help="the search index's backend: embedded (--index DIR) or postgres (--index-dsn)")
+    p.add_argument("--index-dsn", metavar="URL", help="postgres: the server holding the index")
+    p.add_argument("--index-schema", default="warble", help="postgres: the index's schema (default warble)")
+    p.add_argument("--ads-model", metavar="DIR", help="an ads model directory (warble ads train-engagement, "
+                   "train-safety) for /v1/ads/generate's engagement ranking and safety classifiers")
+    p.add_argument("--drafts", default="ads_drafts", metavar="DIR",
+                   help="where /v1/ads/generate saves candidates as drafts for review (default ./ads_drafts)")
     p.add_argument("--device", default="auto", help="auto (cuda if available), cpu, cuda or cuda:N")
     p.add_argument("--dtype", default="auto", help="auto (bf16 on GPUs and CPUs with native bf16, else fp32), fp32, bf16")
     p.add_argument("--max-batch", type=int, default=32, help="sequences the engine decodes together (default 32)")
@@ -677,22 +694,54 @@ def cmd_serve(a) -> int:
     if not settings.api_keys and a.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s without API keys: anyone who can reach it can use it (--api-key)", a.host)
     index = None
-    if a.index:  # opened first: a bad index path fails before the model loads
-        from warble.search.index import SearchIndex
+    if a.index or a.index_backend == "postgres":  # opened first: a bad index fails before the model loads
+        from warble.search.index import open_index
 
-        index = SearchIndex.open(a.index, readonly=True)
+        where = a.index if a.index_backend == "embedded" else a.index_schema
+        index = open_index(where, backend=a.index_backend, dsn=a.index_dsn, readonly=True)
     engine = Engine.load(a.model, device=a.device, dtype=a.dtype, max_batch=a.max_batch)
+    if index is not None and index.spec.get("kind") == "warble":
+        # queries are embedded by the served engine, not a second copy of the model (checked on the index's probes)
+        from warble.search.answer import EngineEmbedder
+        from warble.search.index import open_index
+
+        index.close()
+        index = open_index(where, backend=a.index_backend, dsn=a.index_dsn, readonly=True,
+                           embedder=EngineEmbedder(engine, a.model))
+    ads = ads_tools(engine, a.model, a.ads_model, a.drafts)
     log.info("model %s loaded (context %d tokens); serving on http://%s:%d/v1 (%s)", settings.model_name or
              engine.model_id, engine.max_context, a.host, a.port,
              f"{len(settings.api_keys)} API key(s)" if settings.api_keys else "no API key")
     try:
         serve(engine, settings, a.host, a.port, graceful_timeout=a.graceful_timeout, log_level=a.log_level,
-              index=index)
+              index=index, ads=ads)
     finally:
         if index is not None:
             index.close()
     log.info("stopped")
     return 0
+
+
+def ads_tools(engine, run_dir: str, ads_model: str | None, drafts: str | None) -> dict:
+    """What /v1/ads/generate checks and ranks with: brand safety (the taxonomy's keywords, plus the classifiers in
+    ads_model/safety/), the memorization guard (the n-gram index of the run's training posts), engagement (the
+    model in ads_model) and the drafts store. A tool that cannot be had is left out, and the route reports its
+    check as not run, with the reason."""
+    from pathlib import Path
+
+    from warble.ads.safety import SafetyChecker
+    from warble.data.ngrams import NgramIndex
+
+    tools: dict = {"safety": SafetyChecker.load(ads_model), "drafts": drafts, "engagement": None, "guard": None}
+    if ads_model and (Path(ads_model) / "meta.json").is_file():
+        from warble.ads.engagement import EngagementModel
+
+        tools["engagement"] = EngagementModel.load(ads_model, engine=engine)
+    try:
+        tools["guard"] = NgramIndex.for_run(run_dir)
+    except InputError as e:  # an imported model, or its training shards moved away
+        log.warning("no memorization guard for ad copy: %s", e)
+    return tools
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,6 +63,20 @@ def load_meta(tokens_dir: str | Path) -> dict:
     return meta
 
 
+SOURCE_FILE = "source.json"  # where the shards' corpus and tokenizer were, written by tokenize_corpus
+
+
+def recorded_source(tokens_dir: str | Path, key: str, must_hold: str) -> Path | None:
+    """The corpus or tokenizer directory ("corpus" / "tokenizer") `warble tokenize` read, if it is still there
+    (it holds `must_hold`); None when unrecorded or moved."""
+    path = Path(tokens_dir) / SOURCE_FILE
+    try:
+        where = orjson.loads(path.read_bytes()).get(key)
+    except (OSError, orjson.JSONDecodeError):
+        return None
+    return Path(where) if where and (Path(where) / must_hold).is_file() else None
+
+
 class TokenShards:
     """One split: post i is tokens [bounds[i], bounds[i+1]) of a virtual concatenation of the shards' .bin files.
 

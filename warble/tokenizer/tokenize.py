@@ -1,10 +1,12 @@
 """`warble tokenize`: corpus -> token shards, one shard per corpus file, in parallel, resumable.
 
-Output depends only on the corpus, the tokenizer and `metadata_prefix`: never on the number of workers.
+Output depends only on the corpus, the tokenizer, `metadata_prefix` and the canaries: never on the number of
+workers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import itertools
@@ -21,9 +23,10 @@ import pyarrow.compute as pc
 from warble.data.executors import run_tasks
 from warble.data.files import write_bytes, write_json
 from warble.errors import InputError
+from warble.tokenizer.canaries import CANARIES_FILE, CANARY_SHARD, CanaryConfig, parse_spec, plant_canaries
 from warble.tokenizer.corpus import SPLITS, corpus_files, iter_batches, train_files
-from warble.tokenizer.shards import (FORMAT, META_FILE, TOKENIZER_DIR, bin_path, idx_path, open_shard, shard_name,
-                                     token_dtype)
+from warble.tokenizer.shards import (FORMAT, META_FILE, SOURCE_FILE, TOKENIZER_DIR, bin_path, idx_path, open_shard,
+                                     shard_name, token_dtype)
 from warble.tokenizer.tokenizer import Tokenizer
 
 # The run's settings, written first: --resume refuses to mix shards made with other settings.
@@ -94,20 +97,37 @@ def tokenize_file(src: str, dest: str, tokenizer: tuple[str, str], metadata_pref
 def _check_resumable(out: Path, settings: dict) -> None:
     path = out / SETTINGS_FILE
     if path.is_file() and orjson.loads(path.read_bytes()) != settings:
-        raise InputError(f"{out}: made with another tokenizer or --metadata-prefix setting; "
+        raise InputError(f"{out}: made with another tokenizer, --metadata-prefix or --canaries setting; "
                          "run without --resume to start over")
+
+
+def _plant_or_clear_canaries(canaries: CanaryConfig | None, tok: Tokenizer, out: Path) -> dict | None:
+    """Plant the canaries (their shard's counts), or remove those of an earlier run into the same directory."""
+    if canaries is not None:
+        return plant_canaries(canaries, tok, out)
+    for stale in (out / CANARIES_FILE, bin_path(out / "train" / CANARY_SHARD), idx_path(out / "train" / CANARY_SHARD)):
+        stale.unlink(missing_ok=True)
+    return None
 
 
 def tokenize_corpus(
     corpus_dir: str | Path, tokenizer_path: str | Path, out_dir: str | Path, workers: int = 0,
     metadata_prefix: bool = False, progress: bool = True, resume: bool = False,
+    canaries: CanaryConfig | str | None = None,
 ) -> dict:
-    """Write token shards for every corpus file to out_dir; returns meta.json's content plus timing."""
+    """Write token shards for every corpus file to out_dir; returns meta.json's content plus timing.
+
+    `canaries` (a CanaryConfig, or repetition counts like "1,10,100") also plants canaries in the train split
+    (warble/tokenizer/canaries.py): one more train shard, `canaries`, and out_dir/canaries.json."""
+    if isinstance(canaries, str):
+        canaries = CanaryConfig(parse_spec(canaries))
     tok = Tokenizer.load(tokenizer_path)
     files = {split: train_files(corpus_dir) if split == "train" else corpus_files(corpus_dir, split)
              for split in SPLITS}
     out, sha256 = Path(out_dir), tok.sha256
     settings = {"tokenizer_sha256": sha256, "metadata_prefix": metadata_prefix}
+    if canaries is not None:
+        settings["canary_config"] = {**dataclasses.asdict(canaries), "counts": list(canaries.counts)}
     if resume:
         _check_resumable(out, settings)
     (out / META_FILE).unlink(missing_ok=True)  # the directory is unusable until this run finishes
@@ -132,6 +152,11 @@ def tokenize_corpus(
             "shards": [shard_name(i) for i in range(len(parts))],
             **{k: sum(p[k] for p in parts) for k in ("tokens", "docs", "bytes")},
         }
+    planted = _plant_or_clear_canaries(canaries, tok, out)
+    if planted:
+        splits["train"]["shards"].append(CANARY_SHARD)
+        for k in ("tokens", "docs", "bytes"):
+            splits["train"][k] += planted[k]
     meta = {
         "format": FORMAT,
         "vocab_size": tok.vocab_size,
@@ -142,7 +167,13 @@ def tokenize_corpus(
         **settings,
         "splits": splits,
     }
+    if planted:
+        meta["canaries"] = {"file": CANARIES_FILE, "shard": CANARY_SHARD, **planted}
     write_json(meta, out / META_FILE)
+    # Where the posts and the tokenizer came from (`warble eval lm` and `warble report` read the corpus's columns
+    # and manifest, and the tokenizer's report): kept apart from meta.json, whose bytes depend on content only.
+    write_json({"corpus": str(Path(corpus_dir).resolve()), "tokenizer": str(Path(tokenizer_path).resolve())},
+               out / SOURCE_FILE)
     tokens = sum(s["tokens"] for s in splits.values())
     return {**meta, "seconds": round(seconds, 3), "tokens_per_s": round(tokens / max(seconds, 1e-9)),
             "skipped_shards": skipped}
