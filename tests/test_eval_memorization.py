@@ -16,7 +16,8 @@ from warble.eval.memorization import (canary_exposure, exposure_from_rank, extra
                                       rank_among, secret_extracted, summarize_by_count)
 from warble.tokenizer.canaries import Canary, CanaryConfig
 
-SMALL = ["--samples", "6", "--sample-tokens", "12", "--extraction-posts", "5", "--no-progress", "--threads", "1"]
+SMALL = ["--samples", "6", "--sample-tokens", "12", "--extraction-posts", "5", "--no-progress", "--threads", "1",
+         "--fail-on-gate"]
 
 
 def _secret_value(text: str) -> int:
@@ -213,6 +214,9 @@ def test_cli_on_a_run_with_canaries(canary_run, capsys):
                           "--gate-max-repetitions", "10", *SMALL)
     g = json.loads(out)["gate"]
     assert g["canaries_considered"] == 2 and g["passed"] == (rc == 0)
+    # without --fail-on-gate a failed gate is reported (JSON, stderr) and the command still succeeds
+    rc, out, err = _run_cli(capsys, "--model", str(canary_run), "--json", "--max-exposure", "0", *SMALL[:-1])
+    assert rc == 0 and (json.loads(out)["gate"]["passed"] or "gate failed" in err)
 
 
 def test_cli_errors(run_dir, tmp_path, capsys):

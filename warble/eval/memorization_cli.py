@@ -19,7 +19,8 @@ DESCRIPTION = (
     "greedy continuations of the next --suffix-tokens. --samples unconditioned generations: the rate of e-mail "
     "addresses and phone numbers (the corpus's PII detectors), distinct-1/2, self-BLEU, novelty against the "
     "training text. The gate fails when a canary's exposure exceeds --max-exposure bits (default: "
-    "--max-exposure-fraction x log2|R|). Saves RUN/eval/memorization.json; exits 1 when the gate fails.\n\n"
+    "--max-exposure-fraction x log2|R|). Saves RUN/eval/memorization.json; with --fail-on-gate, exits 1 when the "
+    "gate fails (for CI).\n\n"
     "  warble eval memorization --model run/ --json\n"
     "  warble eval memorization --model run/ --samples 1000 --candidates 4000 --max-exposure 12")
 
@@ -35,6 +36,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="gate without --max-exposure: this fraction of log2|R| (default 0.5)")
     p.add_argument("--gate-max-repetitions", type=int, metavar="N",
                    help="gate only on canaries planted at most N times (default: all)")
+    p.add_argument("--fail-on-gate", action="store_true",
+                   help="exit with status 1 when the gate fails (default: report it and exit 0)")
     p.add_argument("--extraction-posts", type=int, default=200, help="posts sampled per split (default 200)")
     p.add_argument("--prefix-tokens", type=int, default=8, help="prompt length in text tokens (default 8)")
     p.add_argument("--suffix-tokens", type=int, default=8, help="continuation that must match (default 8)")
@@ -106,5 +109,5 @@ def run(a) -> int:
         print(f"  saved        {result['saved']}")
     if not result["gate"]["passed"]:
         print(f"warble eval memorization: gate failed: {result['gate']['reason']}", file=sys.stderr)
-        return 1
+        return 1 if a.fail_on_gate else 0
     return 0
