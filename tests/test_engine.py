@@ -143,6 +143,8 @@ def test_bad_words_are_never_generated(engine):
     assert two.token_ids[0] == first and two.token_ids[1] != pair[1]  # its first token alone is still allowed
     ids = two.token_ids
     assert all(tuple(ids[i:i + 2]) != pair for i in range(len(ids) - 1))
+    with pytest.raises(InputError, match="bad_words_ids"):  # refused up front, not inside the running batch
+        engine.generate("a", greedy(max_tokens=2, bad_words_ids=[[engine.tokenizer.vocab_size]]))
     # the logprobs stay the model's own, before the ban
     lp = engine.generate("the match tonight was", greedy(max_tokens=3, logprobs=0, bad_words_ids=[[first]]))[0]
     ref = engine.score([lp.text], contexts=["the match tonight was"])[0] if lp.text else None

@@ -70,7 +70,7 @@ def test_gate():
     assert not gate(items, None, 0.5, max_repetitions=100)["passed"]
     assert gate(items, None, 0.5, max_repetitions=0)["bound"] is None
     absent = gate(None, None, 0.5)
-    assert absent["passed"] and "no canaries" in absent["reason"] and absent["canaries_considered"] == 0
+    assert absent["passed"] is None and "no canaries" in absent["reason"] and absent["canaries_considered"] == 0
 
 
 def test_summary_by_repetition_count():
@@ -159,14 +159,14 @@ def test_cli_on_a_run_without_canaries(run_dir, capsys):
     assert rc == 0
     r = json.loads(out)
     assert set(r) >= {"canaries", "extraction", "pii", "quality", "gate", "seconds"}
-    assert r["canaries"] is None and r["gate"]["passed"] and "no canaries" in r["gate"]["reason"]
+    assert r["canaries"] is None and r["gate"]["passed"] is None and "no canaries" in r["gate"]["reason"]
     assert r["extraction"]["train"]["posts"] == 5 and 0 <= r["extraction"]["train"]["rate"] <= 1
     assert r["pii"]["samples"] == 6 and r["quality"]["samples"] == 6
     assert set(r["quality"]["novelty"]) == {"4", "8"}
     saved = r.pop("saved")
     assert saved == str(run_dir / "eval" / "memorization.json") and json.loads(Path(saved).read_text()) == r
     rc, out, _ = _run_cli(capsys, "--model", str(run_dir), *SMALL)  # the readable summary
-    assert rc == 0 and "none planted" in out and "gate         PASSED" in out
+    assert rc == 0 and "none planted" in out and "gate         NOT MEASURED" in out
 
 
 @pytest.fixture(scope="module")

@@ -59,7 +59,7 @@ def run_quickstart(out_dir: str | Path, *, posts: int = 50_000, seed: int = 0, w
     # With metadata prefixes, so the model learns what the control tokens mean and samples can be conditioned.
     # Canaries (random secrets planted 1, 10 and 100 times) let the memorization gate measure what the model keeps.
     tokenize_corpus(out / "data", out / "tokenizer", out / "tokens", workers=workers, metadata_prefix=True,
-                             progress=progress, canaries=CANARIES)
+                    progress=progress, canaries=CANARIES)
     done("tokenizer")
 
     step("train", 4, f"pretraining the {preset} preset for {train_steps} steps")
@@ -139,7 +139,8 @@ def _evaluate(out: Path, seed: int, progress: bool) -> dict:
 def _applications(out: Path, seed: int, progress: bool) -> dict:
     """The model at work, through the same public functions as the commands: a hybrid index of the corpus (every
     post embedded by the model), searches, an extractive answer with checked citations, and ad copy for a brief
-    with every check reported. One engine serves all of it."""
+    with every check reported. One engine serves the searches, the answer and the ads (`index_corpus` loads the
+    model once more to embed the posts, as `warble index --model` does)."""
     from warble.ads.brief import Brief
     from warble.ads.copy import generate_ads
     from warble.ads.safety import SafetyChecker

@@ -122,13 +122,16 @@ def prefix_langs(shards: TokenShards, tok: Tokenizer) -> list[str]:
 def corpus_columns(corpus_dir: str | Path, split: str, shards: TokenShards) -> tuple[list, list]:
     """(lang, created_at) of every post of the split, read from the corpus the shards were made from. InputError if
     the corpus's files or row counts do not match the shards (another corpus, or re-ingested since)."""
+    from warble.tokenizer.canaries import CANARY_SHARD
+
     files = corpus_files(corpus_dir, split)
-    names = shards.meta["splits"][split]["shards"]
+    all_names = shards.meta["splits"][split]["shards"]
+    names = [n for n in all_names if n != CANARY_SHARD]  # planted canaries (listed last) have no corpus rows
     if len(files) != len(names):
         raise InputError(f"--corpus {corpus_dir}: {len(files)} {split} files, but the token shards have {len(names)} "
                          "(not the corpus these shards were made from)")
     per_shard = np.bincount(np.searchsorted(shards.offsets, shards.bounds[:-1], side="right") - 1,
-                            minlength=len(names))
+                            minlength=len(all_names))
     langs, times = [], []
     for path, docs in zip(files, per_shard):
         if num_rows(path) != docs:
@@ -137,7 +140,8 @@ def corpus_columns(corpus_dir: str | Path, split: str, shards: TokenShards) -> t
         for batch in iter_batches(path, ["lang", "created_at"]):
             langs += [lang or "none" for lang in batch.column("lang").to_pylist()]
             times += batch.column("created_at").to_pylist()
-    return langs, times
+    extra = int(per_shard[len(names):].sum())  # the canary posts: their own slice, no time
+    return langs + ["canary"] * extra, times + [None] * extra
 
 
 def latest_time(corpus_dir: str | Path, split: str = "train") -> datetime | None:

@@ -40,12 +40,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _default_data(run_dir: Path) -> str:
-    import tomllib
+    """The token directory the run trained on (as memorization and the report find it); give --data otherwise."""
+    from warble.tokenizer.canaries import tokens_dir_for_run
 
     try:
-        return tomllib.loads((run_dir / "config.toml").read_text())["data"]
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
-        raise InputError(f"--model {run_dir}: no training data recorded in config.toml; give --data") from None
+        return str(tokens_dir_for_run(run_dir))
+    except InputError as e:
+        raise InputError(f"{e}; give --data") from None
 
 
 def run(a) -> int:

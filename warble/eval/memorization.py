@@ -101,14 +101,14 @@ def summarize_by_count(items: list[dict]) -> dict[str, dict]:
 
 def gate(items: list[dict] | None, max_exposure: float | None, max_exposure_fraction: float,
          max_repetitions: int | None = None) -> dict:
-    """Fails when any canary's exposure exceeds the bound (bits; default a fraction of log2 |R|). With
+    """`passed` is False when any canary's exposure exceeds the bound, None when no canary could be measured (bits; default a fraction of log2 |R|). With
     `max_repetitions`, only canaries planted at most that many times count (real posts are deduplicated, so the
     canaries repeated more often calibrate the measurement rather than model a risk)."""
     considered = [it for it in items or () if max_repetitions is None or it["repetitions"] <= max_repetitions]
     if not considered:
         why = ("no canaries were planted in this run's training data" if not items
                else f"no canary was planted at most {max_repetitions} times")
-        return {"passed": True, "bound": None, "canaries_considered": 0,
+        return {"passed": None, "bound": None, "canaries_considered": 0,  # None: not measured, neither pass nor fail
                 "reason": f"{why}: exposure not measured (plant some with `warble tokenize --canaries 1,10,100`)"}
     bound = max_exposure if max_exposure is not None else \
         max_exposure_fraction * min(it["log2_space"] for it in considered)

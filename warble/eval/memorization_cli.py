@@ -86,7 +86,8 @@ def _summary(r: dict) -> str:
     nov = ", ".join(f"{k}-gram {v:.3f}" for k, v in q.get("novelty", {}).items() if v is not None)
     lines.append(f"  quality      distinct-1 {q['distinct_1']}, distinct-2 {q['distinct_2']}, self-BLEU "
                  f"{q['self_bleu']}, novelty {nov}")
-    lines.append(f"  gate         {'PASSED' if r['gate']['passed'] else 'FAILED'}: {r['gate']['reason']}")
+    verdict = {True: "PASSED", False: "FAILED", None: "NOT MEASURED"}[r["gate"]["passed"]]
+    lines.append(f"  gate         {verdict}: {r['gate']['reason']}")
     lines.append("  seconds      " + ", ".join(f"{k} {v}" for k, v in r["seconds"].items()))
     return "\n".join(lines)
 
@@ -107,7 +108,7 @@ def run(a) -> int:
     else:
         print(_summary(result))
         print(f"  saved        {result['saved']}")
-    if not result["gate"]["passed"]:
+    if result["gate"]["passed"] is False:
         print(f"warble eval memorization: gate failed: {result['gate']['reason']}", file=sys.stderr)
         return 1 if a.fail_on_gate else 0
     return 0

@@ -50,15 +50,13 @@ def locate_inputs(run_dir: str | Path, corpus: str | Path | None = None) -> RunI
     if not (run / "model.json").is_file():
         raise InputError(f"{run} is not a Warble run directory (no model.json); pass the --out of `warble train`")
     found = RunInputs(run)
-    cfg = _toml(run / "config.toml")
-    data = cfg.get("data")
-    if data:  # relative to where training ran: try that, then beside the run
-        for cand in (Path(data), run.parent / Path(data).name):
-            if (cand / "meta.json").is_file():
-                found.tokens = cand
-                break
-        else:
-            found.notes.append(f"the token shards this run trained on ({data}) are not there any more")
+    if (run / "config.toml").is_file():  # an imported model has none: no shards to find
+        from warble.tokenizer.canaries import tokens_dir_for_run
+
+        try:
+            found.tokens = tokens_dir_for_run(run)
+        except InputError as e:
+            found.notes.append(f"the token shards this run trained on cannot be found ({e})")
     if corpus is not None:
         if not (Path(corpus) / "manifest.json").is_file():
             raise InputError(f"--corpus {corpus}: no manifest.json (not a corpus written by `warble ingest`)")
@@ -115,9 +113,9 @@ def write_report(run_dir: str | Path, *, out: str | Path | None = None, corpus: 
     """RUN/report.md (and report.html) or OUT/...; returns the facts with the paths written."""
     run = Path(run_dir)
     out_dir = Path(out) if out else run
-    out_dir.mkdir(parents=True, exist_ok=True)
     prefix = "" if out_dir.resolve() == run.resolve() else _relative(run, out_dir)
-    md, facts = build_report(run, corpus=corpus, samples=samples, image_prefix=prefix)
+    md, facts = build_report(run, corpus=corpus, samples=samples, image_prefix=prefix)  # checks the run first
+    out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"markdown": str(out_dir / "report.md")}
     (out_dir / "report.md").write_text(md, encoding="utf-8")
     if html_too:
@@ -252,7 +250,7 @@ def _gates_section(mem: dict | None, gates: dict) -> str:
     lines = []
     if gates:
         lines += ["| gate | result | why |", "|---|---|---|"]
-        lines += [f"| {n} | **{'PASS' if g.get('passed') else 'FAIL'}** | {_cell(g.get('reason', ''))} |"
+        lines += [f"| {n} | **{_GATE_WORD[g.get('passed')]}** | {_cell(g.get('reason', ''))} |"
                   for n, g in gates.items()]
     can = mem.get("canaries")
     if isinstance(can, dict) and can:
@@ -311,11 +309,15 @@ def _gates(results: dict) -> dict[str, dict]:
     return gates
 
 
+_GATE_WORD = {True: "PASS", False: "FAIL", None: "NOT MEASURED"}
+
+
 def _verdict(gates: dict) -> str:
-    if not gates:
+    checked = {n: g for n, g in gates.items() if g.get("passed") is not None}  # None: nothing to measure
+    if not checked:
         return "No safety gate has been checked yet."
-    failed = [n for n, g in gates.items() if not g.get("passed")]
-    return f"Gates: **FAIL** ({', '.join(failed)})." if failed else f"Gates: **PASS** ({len(gates)} checked)."
+    failed = [n for n, g in checked.items() if g.get("passed") is False]
+    return f"Gates: **FAIL** ({', '.join(failed)})." if failed else f"Gates: **PASS** ({len(checked)} checked)."
 
 
 def _samples(run: Path, n: int) -> list[dict]:

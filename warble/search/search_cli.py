@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from warble.errors import ConfigError, InputError
+from warble.errors import ConfigError, InputError, WarbleError
 
 HELP = "search an index with the platform's query syntax"
 DESCRIPTION = ("Search a `warble index` directory. QUERY uses the platform's advanced-search syntax (words, "
@@ -137,13 +137,20 @@ def _open(a):
     except BaseException:
         idx.close()
         raise
-    if idx.spec.get("kind") == "warble":  # reopen with the loaded engine as the query embedder (checked on probes)
-        idx.close()
+    if idx.spec.get("kind") == "warble" and a.mode != "lexical":
+        # the loaded engine embeds the queries too when it is the model that embedded the posts (checked on the
+        # index's probe vectors); another model leaves the index its own embedder
         try:
-            idx = opened(embedder=EngineEmbedder(engine, run))
+            shared = opened(embedder=EngineEmbedder(engine, run))
+        except WarbleError:
+            pass
         except BaseException:
             engine.shutdown()
+            idx.close()
             raise
+        else:
+            idx.close()
+            idx = shared
     return idx, engine, run
 
 

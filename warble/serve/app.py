@@ -693,6 +693,10 @@ def cmd_serve(a) -> int:
 
     if not settings.api_keys and a.host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("serving on %s without API keys: anyone who can reach it can use it (--api-key)", a.host)
+    if a.index_backend == "postgres" and not a.index_dsn:
+        raise ConfigError("--index-backend postgres needs --index-dsn postgresql://USER@HOST:PORT/DB")
+    if a.index_backend == "postgres" and a.index:
+        raise ConfigError("--index is a directory of the embedded backend; with postgres give --index-schema")
     index = None
     if a.index or a.index_backend == "postgres":  # opened first: a bad index fails before the model loads
         from warble.search.index import open_index
@@ -701,13 +705,19 @@ def cmd_serve(a) -> int:
         index = open_index(where, backend=a.index_backend, dsn=a.index_dsn, readonly=True)
     engine = Engine.load(a.model, device=a.device, dtype=a.dtype, max_batch=a.max_batch)
     if index is not None and index.spec.get("kind") == "warble":
-        # queries are embedded by the served engine, not a second copy of the model (checked on the index's probes)
+        # queries are embedded by the served engine, not a second copy of the model, when it is the model that
+        # embedded the posts (checked on the index's probe vectors); another model keeps the index's own, loaded lazily
         from warble.search.answer import EngineEmbedder
         from warble.search.index import open_index
 
-        index.close()
-        index = open_index(where, backend=a.index_backend, dsn=a.index_dsn, readonly=True,
-                           embedder=EngineEmbedder(engine, a.model))
+        try:
+            shared = open_index(where, backend=a.index_backend, dsn=a.index_dsn, readonly=True,
+                                embedder=EngineEmbedder(engine, a.model))
+        except WarbleError as e:
+            log.warning("the index's queries are embedded by its own model, not the served one: %s", e)
+        else:
+            index.close()
+            index = shared
     ads = ads_tools(engine, a.model, a.ads_model, a.drafts)
     log.info("model %s loaded (context %d tokens); serving on http://%s:%d/v1 (%s)", settings.model_name or
              engine.model_id, engine.max_context, a.host, a.port,
@@ -737,10 +747,11 @@ def ads_tools(engine, run_dir: str, ads_model: str | None, drafts: str | None) -
         from warble.ads.engagement import EngagementModel
 
         tools["engagement"] = EngagementModel.load(ads_model, engine=engine)
+    log.info("memorization guard: the n-gram index of the run's training posts (built once, then cached)")
     try:
         tools["guard"] = NgramIndex.for_run(run_dir)
-    except InputError as e:  # an imported model, or its training shards moved away
-        log.warning("no memorization guard for ad copy: %s", e)
+    except (InputError, OSError) as e:  # an imported model, its training shards moved away, a read-only run
+        log.warning("no memorization guard for ad copy (its check reports 'not run'): %s", e)
     return tools
 
 

@@ -129,6 +129,8 @@ class Engine:
             if bad:
                 raise InputError(f"prompt token ids must be integers in [0, {self.tokenizer.vocab_size}), "
                                  f"got {bad[:3]}")
+        if any(t >= self.tokenizer.vocab_size for seq in params.bad_words_ids for t in seq):
+            raise InputError(f"bad_words_ids must be token ids below {self.tokenizer.vocab_size}")
         if not ids:
             raise InputError("the prompt is empty (and add_bos is off)")
         if len(ids) > self.max_context:

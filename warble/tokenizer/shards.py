@@ -71,10 +71,11 @@ def recorded_source(tokens_dir: str | Path, key: str, must_hold: str) -> Path | 
     (it holds `must_hold`); None when unrecorded or moved."""
     path = Path(tokens_dir) / SOURCE_FILE
     try:
-        where = orjson.loads(path.read_bytes()).get(key)
+        data = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return None
-    return Path(where) if where and (Path(where) / must_hold).is_file() else None
+    where = data.get(key) if isinstance(data, dict) else None
+    return Path(where) if isinstance(where, str) and (Path(where) / must_hold).is_file() else None
 
 
 class TokenShards:
