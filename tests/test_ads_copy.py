@@ -17,7 +17,6 @@ from warble.ads.constraints import (
     fit_to_limit,
     insert_required,
     missing_words,
-    text_limit,
     token_budget,
     variants,
 )
@@ -145,7 +144,7 @@ def test_candidates_keep_limit_and_required_words(engine):
     cands, info = generate_candidates(engine, brief, 12, seed=3)
     assert cands and info["drawn"] == 12
     for c in cands:
-        assert 0 < len(c.text) <= text_limit(brief) == 60
+        assert 0 < len(c.text) <= brief.char_limit == 60
         assert not missing_words(c.text, brief.must_include)
         assert c.text.endswith("Order today")
         assert "http" not in c.text.split() and "@user" not in c.text
@@ -180,7 +179,7 @@ def test_link_and_length_checks():
     assert ck.check_links("Run more", b).passed
     for t in ["see www.other.example", "go to shop.example now", "link in bio http", "https://evil.example/x"]:
         assert ck.check_links(t, b).passed is False, t
-    assert text_limit(b) == 256 and text_limit(Brief.from_dict({"product": "x"})) == 280
+    assert b.char_limit == 256 and Brief.from_dict({"product": "x"}).char_limit == 280
     assert ck.check_length("x" * 256, b).passed and not ck.check_length("x" * 257, b).passed
     assert not ck.check_length("", b).passed
 
@@ -208,13 +207,13 @@ def test_planted_post_is_rejected_by_the_pipeline(engine, guard, training_post, 
 
     def planted(engine, brief, count, **kw):
         cands, info = real(engine, brief, count, **kw)
-        text = fit_to_limit(training_post, text_limit(brief))
+        text = fit_to_limit(training_post, brief.char_limit)
         return [Candidate(text, "", text, 0, 0.0, "stop")] + cands, info
 
     monkeypatch.setattr(copy_mod, "generate_candidates", planted)
     store = DraftStore.open(tmp_path / "drafts")
     out = generate_ads(engine, brief, 3, oversample=2, guard=guard, store=store)
-    refused = [r for r in out["rejected"] if r["text"] == fit_to_limit(training_post, text_limit(brief))]
+    refused = [r for r in out["rejected"] if r["text"] == fit_to_limit(training_post, brief.char_limit)]
     assert refused and "memorization" in refused[0]["failed"]
     assert all(c["text"] != refused[0]["text"] for c in out["candidates"])
     assert store.get(refused[0]["id"]).status == "rejected"
@@ -288,7 +287,7 @@ def _check_output(out, n):
     for c in out["candidates"]:
         assert set(c) >= {"id", "text", "chars", "rank", "score", "reasons", "checks", "status"}
         assert [x["name"] for x in c["checks"]] == names and ck.blocking_failures(c["checks"]) == []
-        assert c["chars"] == len(c["text"]) <= text_limit(Brief.from_dict(out["brief"]))
+        assert c["chars"] == len(c["text"]) <= Brief.from_dict(out["brief"]).char_limit
         assert not find_words(c["text"], out["brief"]["must_avoid"])
         assert not missing_words(c["text"], out["brief"]["must_include"])
         assert any("predicted engagement" in r for r in c["reasons"]) and any("MMR" in r for r in c["reasons"])

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from warble.data.audit import audit_against_truth, audit_markdown
 from warble.errors import InputError
-from warble.eval.report import build_report, markdown_to_html
+from warble.eval.report import build_report, markdown_to_html, table_cell
 
 
 def _log(msg: str) -> None:
@@ -104,6 +104,7 @@ CANARIES = "1,10,100"  # one canary per repetition count
 # What the applications step shows: searches in the platform's syntax, a question, and an ad brief.
 DEMO_QUERIES = ["football -filter:replies", "#music lang:en", "(concert OR festival) min_faves:1"]
 DEMO_QUESTION = "what happened at the match?"
+CHECK_WORD = {True: "ok", False: "FAIL", None: "n/a"}  # an ad check passed, failed, or could not run
 DEMO_BRIEF = {"product": "Trailrunner 2 running shoes", "brand": "Acme", "facts": ["weighs 220 g", "free returns"],
               "call_to_action": "Try them", "url": "https://acme.example/tr2", "topic": "fitness", "lang": "en",
               "must_include": ["Trailrunner"], "must_avoid": ["cheap"]}
@@ -167,14 +168,14 @@ def _applications(out: Path, seed: int, progress: bool) -> dict:
     for q, hits in searches.items():
         search_md += ["", f"`{q}`", "", "| author | likes | post |", "|---|---:|---|"]
         search_md += [f"| @{h['author_handle'] or h['author_id']} | {h['like_count'] if h['like_count'] is not None else '-'} "
-                      f"| {_cell(h['text'])} |" for h in hits] or ["| | | (no results) |"]
+                      f"| {table_cell(h['text'], '(empty)')} |" for h in hits] or ["| | | (no results) |"]
     search_md += ["", f"Question: *{DEMO_QUESTION}* (extractive answer; every citation checked against the store):",
-                  "", f"> {_cell(ans['answer'])}"]
+                  "", f"> {table_cell(ans['answer'], '(empty)')}"]
     ads_md = [f"Brief: `{json.dumps(DEMO_BRIEF)}`", "",
               (f"{len(ads['candidates'])} candidates kept, {len(ads['rejected'])} rejected, in "
               f"{ads['seconds']:.1f} s. Kept, best first:"), "", "| # | copy | chars | checks |", "|---:|---|---:|---|"]
-    ads_md += [f"| {c['rank']} | {_cell(c['post'])} | {c['chars']} | "
-               f"{', '.join(ch['name'] + (' ok' if ch['passed'] else ' FAIL' if ch['passed'] is False else ' n/a') for ch in c['checks'])} |"
+    ads_md += [f"| {c['rank']} | {table_cell(c['post'], '(empty)')} | {c['chars']} | "
+               f"{', '.join(ch['name'] + ' ' + CHECK_WORD[ch['passed']] for ch in c['checks'])} |"
                for c in ads["candidates"]]
     reasons = {}
     for r in ads["rejected"]:
@@ -184,10 +185,6 @@ def _applications(out: Path, seed: int, progress: bool) -> dict:
         ads_md += ["", "Rejected by: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())) + "."]
     return {"search": {"indexed": built, "queries": searches, "answer": ans}, "ads": ads,
             "search_md": "\n".join(search_md), "ads_md": "\n".join(ads_md)}
-
-
-def _cell(text: str) -> str:
-    return str(text or "").replace("|", "\\|").replace("\n", " ").strip() or "(empty)"
 
 
 def _counts_table(title: str, counts: dict) -> str:

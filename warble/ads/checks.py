@@ -19,7 +19,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from warble.ads.brief import LINK_CHARS, POST_LIMIT, Brief
-from warble.ads.constraints import find_words, missing_words, text_limit
+from warble.ads.constraints import find_words, missing_words
 
 COPY_OVERLAP = 0.5  # share of the copy's 8-word n-grams found in training posts above which it is a copy
 
@@ -43,7 +43,7 @@ def blocking_failures(checks: list[Check] | list[dict]) -> list[str]:
 # ------------------------------------------------------------------------------------------------ simple checks
 def check_length(text: str, brief: Brief) -> Check:
     post = len(text) + (1 + LINK_CHARS if brief.url else 0)
-    limit = text_limit(brief)
+    limit = brief.char_limit
     ok = 0 < len(text) <= limit and post <= POST_LIMIT
     link = f" ({post}/{POST_LIMIT} with the link)" if brief.url else ""
     return Check("length", ok, f"{len(text)}/{limit} characters{link}" + ("" if text else ", empty"))

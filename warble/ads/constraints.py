@@ -22,14 +22,6 @@ _SENTENCE_END = re.compile(r"[.!?…。！？](?=\s|$)")
 _TRAILING_JUNK = " ,;:-–—(\"'"
 
 
-def text_limit(brief) -> int:
-    """Characters the copy's text may use: brief.char_limit, and never more than a 280-character post leaves
-    beside the link (23 characters) and the space before it, i.e. 256."""
-    from warble.ads.brief import LINK_CHARS, POST_LIMIT
-
-    return min(brief.char_limit, POST_LIMIT - LINK_CHARS - 1) if brief.url else brief.char_limit
-
-
 def token_budget(chars: int, lang: str = "en") -> int:
     """max_tokens that can write `chars` characters of text; the cut to the limit happens after decoding."""
     per_token = CJK_CHARS_PER_TOKEN if lang in CJK_LANGS else CHARS_PER_TOKEN

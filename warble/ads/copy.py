@@ -26,7 +26,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from warble.ads.brief import Brief
-from warble.ads.constraints import bad_words_ids, fit_to_limit, insert_required, missing_words, text_limit, token_budget
+from warble.ads.constraints import bad_words_ids, fit_to_limit, insert_required, missing_words, token_budget
 from warble.errors import InputError
 from warble.tokenizer.specials import PLACEHOLDERS
 
@@ -113,7 +113,7 @@ def finish(brief: Brief, opening: str, continuation: str) -> tuple[str, list[str
     """The copy from an opening and the model's continuation: cut to the limit (room kept for the call to action,
     which closes it), required words repaired if missing. None when nothing usable is left."""
     cta = brief.call_to_action or ""
-    room = text_limit(brief) - (len(cta) + 1 if cta else 0)
+    room = brief.char_limit - (len(cta) + 1 if cta else 0)
     # The opening ends with the brief's own words: when the model goes on mid-word ("220 g" + "anhar") a space keeps
     # them whole.
     glue = " " if continuation[:1].isalnum() else ""
@@ -126,7 +126,7 @@ def finish(brief: Brief, opening: str, continuation: str) -> tuple[str, list[str
     if cta and not body.endswith((".", "!", "?", "…")):
         body += "."
     text = f"{body} {cta}" if cta else body
-    if len(text) > text_limit(brief):  # the full stop added above can be the one character too many
+    if len(text) > brief.char_limit:  # the full stop added above can be the one character too many
         text = f"{body[:-1]} {cta}"
     return text, missing
 
@@ -144,7 +144,7 @@ def generate_candidates(engine, brief: Brief, count: int, *, seed: int = 0,
     prompts, params = [], []
     for i in range(count):
         opening = opens[i % len(opens)]
-        room = text_limit(brief) - len(opening) - (len(brief.call_to_action) + 1 if brief.call_to_action else 0)
+        room = brief.char_limit - len(opening) - (len(brief.call_to_action) + 1 if brief.call_to_action else 0)
         prompt_tokens = 1 + len(tok.control_ids(**conditions)) + len(tok.encode(opening))
         budget = min(token_budget(max(room, 1), brief.lang), engine.max_context - prompt_tokens)
         if budget < 1:

@@ -85,14 +85,14 @@ def _edit(store, a):
     """Re-run every check on the new text (the memorization check against --model's training posts)."""
     from warble.ads.brief import Brief
     from warble.ads.checks import run_checks
-    from warble.ads.constraints import fit_to_limit, text_limit
+    from warble.ads.constraints import fit_to_limit
     from warble.ads.copy_cli import load_tools
 
     d = store.get(a.id)
     brief = Brief.from_dict(d.brief)
     text = " ".join(a.text.split())
-    if fit_to_limit(text, text_limit(brief)) != text:
-        raise ConfigError(f"--text is {len(text)} characters; this brief allows {text_limit(brief)}")
+    if fit_to_limit(text, brief.char_limit) != text:
+        raise ConfigError(f"--text is {len(text)} characters; this brief allows {brief.char_limit}")
     tools, skipped = load_tools(a.model, progress=False)
     checks = run_checks([text], brief, safety=tools["safety"], guard=tools["guard"], skipped=skipped)[0]
     post = f"{text} {brief.url}" if brief.url else text

@@ -230,7 +230,7 @@ def _tweeteval_section(run: Path, r: dict | None, prefix: str) -> str:
         return "Not evaluated yet (see the last section)."
     tasks = r.get("tasks", {})
     rows = [f"| {name} | {t.get('metric', '-')} | {t.get('split') or '-'} | {_f(t.get('score'), 1)} | "
-            f"{_cell(t.get('note'))} |" for name, t in tasks.items() if isinstance(t, dict)]
+            f"{table_cell(t.get('note'))} |" for name, t in tasks.items() if isinstance(t, dict)]
     lines = [(f"Protocol: **{r.get('protocol', '?')}**. Overall **{_f(r.get('overall'), 1)}** "
               f"({r.get('overall_note', 'mean of the task scores')})."), "",
              "| task | metric | split | score | note |", "|---|---|---|---:|---|", *rows]
@@ -250,7 +250,7 @@ def _gates_section(mem: dict | None, gates: dict) -> str:
     lines = []
     if gates:
         lines += ["| gate | result | why |", "|---|---|---|"]
-        lines += [f"| {n} | **{_GATE_WORD[g.get('passed')]}** | {_cell(g.get('reason', ''))} |"
+        lines += [f"| {n} | **{_GATE_WORD[g.get('passed')]}** | {table_cell(g.get('reason', ''))} |"
                   for n, g in gates.items()]
     can = mem.get("canaries")
     if isinstance(can, dict) and can:
@@ -289,7 +289,8 @@ def _gates_section(mem: dict | None, gates: dict) -> str:
 
 
 def _samples_section(samples: list[dict]) -> str:
-    rows = [f"| {', '.join(f'{k}={v}' for k, v in s['conditions'].items())} | {_cell(s['text'], '(empty)')} |" for s in samples]
+    rows = [f"| {', '.join(f'{k}={v}' for k, v in s['conditions'].items())} | {table_cell(s['text'], '(empty)')} |"
+            for s in samples]
     return ("Each from [bos] and its metadata control tokens (temperature 0.8, top-k 50, through the serving "
             "engine):\n\n| conditions | sampled post |\n|---|---|\n" + "\n".join(rows))
 
@@ -428,5 +429,6 @@ def _fmt(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def _cell(text: Any, empty: str = "") -> str:
+def table_cell(text: Any, empty: str = "") -> str:
+    """Text for one Markdown table cell: pipes escaped, on one line."""
     return str(text or "").replace("|", "\\|").replace("\n", " ").strip() or empty

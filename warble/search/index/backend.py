@@ -135,15 +135,21 @@ class SearchBackend:
 
     location: str
     has_dense: bool
-    # the query embedder: given to open(), or loaded on first need from the recorded spec, then checked to
-    # reproduce the index's probe vectors (a different model would silently return wrong neighbours)
+    # the query embedder (set by _init_from_meta): given to open(), or loaded on first need from the recorded spec,
+    # then checked to reproduce the index's probe vectors (a different model would silently return wrong neighbours)
     spec: dict
-    _probes: object
-    _embedder = None
-    _embedder_checked = False
-    _own_embedder = False
-    _model = None
-    _device = "auto"
+
+    def _init_from_meta(self, meta: dict, fmt: str, *, embedder, model, device: str) -> None:
+        """What every backend reads from its recorded metadata: the format and text analyzer it was built with
+        (both must be this version's) and the embedder spec and probe vectors that queries are checked against."""
+        if meta.get("format") != fmt:
+            raise InputError(f"{self.location}: not a Warble search index (format {meta.get('format')!r})")
+        if meta.get("analyzer") != analysis.ANALYZER_VERSION:
+            raise ConfigError(f"{self.location}: built with text analyzer {meta.get('analyzer')!r}, this version "
+                              f"uses {analysis.ANALYZER_VERSION!r}; rebuild the index")
+        self.spec, self._probes = meta["embedder"], meta.get("probes")
+        self._embedder, self._model, self._device = embedder, model, device
+        self._own_embedder = self._embedder_checked = False
 
     def _check_embedder(self, e: embed.Embedder) -> None:
         if self.spec["kind"] == "none":

@@ -14,7 +14,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from warble.errors import ConfigError, InputError
+from warble.errors import InputError
 from warble.search import ast
 from warble.search.index import analysis, embed
 from warble.search.index.backend import CANDIDATES, MODES, Hit, SearchBackend, normalize_posts, unique_posts  # noqa: F401 (re-exported)
@@ -54,22 +54,11 @@ class SearchIndex(SearchBackend):
         self.store = store
         self.readonly = readonly
         self._lock = threading.RLock()
-        self._device = device
-        self._model = model
-        self._embedder = embedder
-        self._own_embedder = False
-        self._embedder_checked = False
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._unsaved = 0
         self.last_add: dict = {}
         meta = store.all_meta()
-        if meta.get("format") != FORMAT:
-            raise InputError(f"{path}: not a Warble search index (format {meta.get('format')!r})")
-        if meta.get("analyzer") != analysis.ANALYZER_VERSION:
-            raise ConfigError(f"{path}: built with text analyzer {meta.get('analyzer')!r}, this version uses "
-                              f"{analysis.ANALYZER_VERSION!r}; rebuild the index")
-        self.spec = meta["embedder"]
-        self._probes = meta.get("probes")
+        self._init_from_meta(meta, FORMAT, embedder=embedder, model=model, device=device)
         self._seen = {}
         self.lex = None
         self.dense: Dense | None = None

@@ -205,21 +205,10 @@ class PostgresIndex(SearchBackend):
         self.location = f"postgres schema {schema}"
         self.readonly = readonly
         self._lock = threading.RLock()
-        self._embedder = embedder
-        self._own_embedder = False
-        self._embedder_checked = False
-        self._model = model
-        self._device = device
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.last_add: dict = {}
         meta = self._meta()
-        if meta.get("format") != FORMAT:
-            raise InputError(f"{self.location}: not a Warble search index (format {meta.get('format')!r})")
-        if meta.get("analyzer") != analysis.ANALYZER_VERSION:
-            raise ConfigError(f"{self.location}: built with text analyzer {meta.get('analyzer')!r}, this version "
-                              f"uses {analysis.ANALYZER_VERSION!r}; rebuild the index")
-        self.spec = meta["embedder"]
-        self._probes = meta.get("probes")
+        self._init_from_meta(meta, FORMAT, embedder=embedder, model=model, device=device)
         self.has_dense = self.spec["kind"] != "none"
         if not readonly:
             got = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s))", (f"warble.index.{schema}",)).fetchone()[0]
