@@ -729,8 +729,8 @@ def test_serve_refuses_a_missing_index_before_loading(run_dir, tmp_path, capsys)
 
 def test_stage_routes_are_served_behind_the_same_auth(engine, search_index, run_dir, tmp_path):
     """create_app includes the search-answer, suggestion and ads routers: keys, error bodies and the shared engine,
-    index and ads tools (warble.serve.app.ads_tools) reach them."""
-    from warble.serve.app import ads_tools
+    index and ads tools (warble.serve.serve_cli.ads_tools) reach them."""
+    from warble.serve.serve_cli import ads_tools
 
     ads = ads_tools(engine, str(run_dir), None, str(tmp_path / "drafts"))
     assert ads["safety"] is not None and ads["guard"] is not None and ads["engagement"] is None

@@ -542,22 +542,6 @@ def _cmd_generate(a) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------------------------------------- serve
-def _serve_parser(sub) -> None:
-    from warble.serve.app import add_serve_arguments, cmd_serve
-
-    p = sub.add_parser(
-        "serve", help="serve a model over the OpenAI-compatible HTTP API",
-        description="Serve a run directory's model with FastAPI + uvicorn: /v1/models, /v1/completions (streaming, "
-                    "logprobs, echo, n, stop, seed), /v1/embeddings, /health, /metrics (Prometheus), /docs. "
-                    "Concurrent requests share one continuously batched engine. docs/SERVING.md.\n\n"
-                    "  warble serve --model run/ --port 8000 --api-key secret\n"
-                    "  # then: openai.OpenAI(base_url=\"http://127.0.0.1:8000/v1\", api_key=\"secret\")",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_serve_arguments(p)
-    p.set_defaults(func=cmd_serve)
-
-
 # ---------------------------------------------------------------------------------------------------- eval
 def _stage_command(sub, name: str, module: str) -> None:
     """A subcommand that lives with its stage: `module` gives HELP, DESCRIPTION, add_arguments(p) and run(args).
@@ -671,7 +655,7 @@ def build_parser() -> argparse.ArgumentParser:
     _export_parser(sub)
     _import_parser(sub)
     _generate_parser(sub)
-    _serve_parser(sub)
+    _stage_command(sub, "serve", "warble.serve.serve_cli")
     _stage_command(sub, "index", "warble.search.index_cli")
     _stage_command(sub, "search", "warble.search.search_cli")
     _ads_parser(sub)

@@ -1,8 +1,20 @@
 """Stage 2: the tokenizer (byte-level BPE with Warble's special tokens) and the token shards made with it."""
 
-from warble.tokenizer.bpe import train_tokenizer
-from warble.tokenizer.shards import TokenShards
-from warble.tokenizer.tokenize import tokenize_corpus
-from warble.tokenizer.tokenizer import Tokenizer
+import importlib
 
-__all__ = ["TokenShards", "Tokenizer", "tokenize_corpus", "train_tokenizer"]
+# Imported on first use (PEP 562): `warble --help` imports warble.tokenizer.canaries for its flags, and the CLI
+# should not pay for `tokenizers` and pyarrow to build its parser.
+_EXPORTS = {
+    "TokenShards": "warble.tokenizer.shards",
+    "Tokenizer": "warble.tokenizer.tokenizer",
+    "tokenize_corpus": "warble.tokenizer.tokenize",
+    "train_tokenizer": "warble.tokenizer.bpe",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
