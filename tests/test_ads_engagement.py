@@ -174,6 +174,15 @@ def test_warble_head_and_blend(corpus_dir, run_dir, tmp_path, capsys):
         p = shared.predict([{"text": "hello there"}], model="warble")["like"]
         shared.close()
         assert engine.embed(["still running"]).shape == (1, engine.embedding_dim)
+        # Another model of the same width (here: the same vectors rotated) is refused by the probe texts.
+        class OtherModel:
+            embedding_dim = engine.embedding_dim
+
+            def embed(self, texts):
+                return np.roll(engine.embed(texts), 1, axis=1)
+
+        with pytest.raises(InputError, match="not the model the Warble head was trained on"):
+            EngagementModel.load(out, engine=OtherModel())
     finally:
         engine.shutdown()
     # Without the run directory the head cannot embed: the baseline is served and the notes say why.

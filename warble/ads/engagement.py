@@ -37,6 +37,11 @@ from warble.errors import InputError
 
 FORMAT = "warble.engagement/v1"
 META_FILE, WEIGHTS_FILE, PLOT_FILE = "meta.json", "weights.safetensors", "reliability.png"
+# The Warble head is only valid on the model that embedded its training posts: their vectors for these texts are
+# saved with it, and an engine that does not reproduce them (cosine, bf16 noise is ~1e-3) is refused at load.
+PROBE_TEXTS = ("just landed in lisbon, the light here is unreal", "new phone who dis #blessed",
+               "@user did you see the game last night?? unreal finish", "mi café favorito cerró hoy :(")
+PROBE_MIN_COSINE = 0.98
 MODELS = ("baseline", "warble", "blend")
 MIN_POSTS = 20            # an action needs this many labelled posts (and some engagement) to be modelled
 EMBED_CHUNK = 512
@@ -105,6 +110,22 @@ class Embedder:
         return (emb - self.mean) / self.std
 
 
+def _check_same_embedder(engine, meta: dict, probes: np.ndarray | None) -> None:
+    """InputError unless `engine` embeds as the model the Warble head was trained on: same width, and the same
+    vectors for PROBE_TEXTS (a model of the same shape but other weights would give confidently wrong scores)."""
+    want = f"the run it was trained with ({meta.get('run_dir')})"
+    if engine.embedding_dim != meta.get("embedding_dim"):
+        raise InputError(f"engine embeds in {engine.embedding_dim} dimensions, the head was trained on "
+                         f"{meta.get('embedding_dim')}: pass {want}")
+    if probes is None:  # a model directory from before probes were saved: the width is all that can be checked
+        return
+    got = np.asarray(engine.embed(list(PROBE_TEXTS)), dtype=np.float32)
+    cos = (got * probes).sum(axis=1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(probes, axis=1) + 1e-12)
+    if float(cos.min()) < PROBE_MIN_COSINE:
+        raise InputError(f"the engine is not the model the Warble head was trained on (probe similarity "
+                         f"{float(cos.min()):.3f}): pass {want}")
+
+
 class EngagementModel:
     """A trained engagement model directory: predicts per-impression engagement probabilities."""
 
@@ -153,9 +174,8 @@ class EngagementModel:
                 notes.append(f"the Warble head needs its run directory {run}, which is missing: baseline only")
         if "warble" not in meta["models"] or not use_warble:
             engine = None  # the caller's engine is not needed
-        if engine is not None and engine.embedding_dim != meta.get("embedding_dim"):
-            raise InputError(f"engine embeds in {engine.embedding_dim} dimensions, the head was trained on "
-                             f"{meta.get('embedding_dim')}: pass the run it was trained with")
+        if engine is not None:
+            _check_same_embedder(engine, meta, tensors.get("warble.probes"))
         model = cls(meta, tensors, engine, notes)
         model._owns_engine = owned
         return model
@@ -314,6 +334,7 @@ def train_engagement(corpus_dir, out_dir, *, run_dir=None, C: float = 1.0, val_f
         try:
             embedder = Embedder(engine)
             emb = embedder.raw(cols["text"], progress)
+            tensors["warble.probes"] = embedder.raw(list(PROBE_TEXTS))
         finally:
             engine.shutdown()
         embedder.fit(emb[~val])
