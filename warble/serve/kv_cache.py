@@ -11,13 +11,25 @@ own slot only), with the tokens laid out B x max(n_new) for that (padding is for
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from warble.model.config import ModelConfig
 
 
+def storage_dtype(compute_dtype: torch.dtype, device: torch.device) -> torch.dtype:
+    """The dtype the cache stores keys and values in, and attention computes in. On CPU fp32 even for a bf16 model:
+    oneDNN builds a new bf16 matmul kernel for every new shape (~0.5 ms each, and the key length grows every step,
+    so decoding met a new shape at every step), while fp32 batched matmuls go to MKL, which has no such cost and is
+    faster at these small sizes anyway. It also saves the fp32 copies of the scores and the bf16 copy of the
+    probabilities; the bf16 keys and values are stored exactly. The price is twice the cache's memory."""
+    return torch.float32 if torch.device(device).type == "cpu" else compute_dtype
+
+
 class KVCache:
     def __init__(self, cfg: ModelConfig, slots: int, max_len: int, dtype: torch.dtype, device: torch.device | str):
+        """A cache for a model computing in `dtype` (stored in `storage_dtype(dtype, device)`)."""
+        dtype = storage_dtype(dtype, device)
         shape = (cfg.n_layers, slots, cfg.n_kv_heads, max_len, cfg.head_dim)
         self.k = torch.zeros(shape, dtype=dtype, device=device)
         self.v = torch.zeros(shape, dtype=dtype, device=device)
@@ -33,36 +45,40 @@ class KVCache:
 
 class StepCache:
     def __init__(self, cache: KVCache, slots: list[int], starts: list[int], n_new: list[int]):
-        device = cache.k.device
         B, total, T = len(slots), sum(n_new), max(n_new)
         self.cache, self.B, self.T, self.total = cache, B, T, total
         self.length = max(s + n for s, n in zip(starts, n_new))  # keys any row attends to this step
         if self.length > cache.max_len:
             raise ValueError(f"step writes past the cache ({self.length} > {cache.max_len} tokens)")
-        self.slots = torch.tensor(slots, device=device)
-        starts_t, n_t = torch.tensor(starts, device=device), torch.tensor(n_new, device=device)
-        offsets = torch.cumsum(n_t, 0) - n_t  # where each row's tokens begin in the flat order
-        row = torch.repeat_interleave(torch.arange(B, device=device), n_t)  # row of every token
-        col = torch.arange(total, device=device) - offsets[row]  # its column within the row
-        self.positions = (starts_t[row] + col)[None]  # [1, total]: absolute positions, for the rotary table
+        # The step's index tensors are built with numpy on the host, then moved in one transfer each: a dozen small
+        # torch ops per step cost more than the whole computation here (decoding at batch 1 is ~500 ops a step).
+        slots_a, starts_a, n_a = np.array(slots), np.array(starts), np.array(n_new)
+        offsets = np.cumsum(n_a) - n_a  # where each row's tokens begin in the flat order
+        row = np.repeat(np.arange(B), n_a)  # row of every token
+        positions = starts_a[row] + np.arange(total) - offsets[row]  # absolute position of every token
         # Flat row index of every (token, kv head) in a layer's cache viewed as [slots * heads * max_len, head_dim]:
         # one index_copy_ per layer writes the step's keys (much faster than an advanced-index put).
         heads = cache.k.size(2)
-        h = torch.arange(heads, device=device)
-        self.flat = ((self.slots[row][:, None] * heads + h) * cache.max_len + self.positions[0][:, None]).reshape(-1)
+        flat = (slots_a[row, None] * heads + np.arange(heads)) * cache.max_len + positions[:, None]
         # Rows padded to T columns for attention only (the matmuls see no padding): index of each (row, column)
         # in the flat order, `total` (a zero row) for padding, and where the real ones are.
-        grid = torch.arange(T, device=device)
-        real = grid[None, :] < n_t[:, None]  # [B, T]
-        self.pad_index = torch.where(real, offsets[:, None] + grid, total).reshape(-1)
-        self.real = real.reshape(-1)
+        grid = np.arange(T)
+        real = grid < n_a[:, None]  # [B, T]
+        # Query column i of row b sees keys 0 .. starts[b] + i: 0 there, -inf elsewhere, added to the scores.
+        visible = np.arange(self.length) <= (starts_a[:, None] + grid)[:, :, None]  # [B, T, length]
         self.padded = T > 1 and total < B * T
-        # Query column i of row b sees keys 0 .. starts[b] + i. [B, 1, T, length]
-        pos = starts_t[:, None] + grid
-        self.mask = (torch.arange(self.length, device=device) <= pos[:, :, None])[:, None]
+        device = cache.k.device
+        self.positions = _to(positions[None], device)  # [1, total], for the rotary table
+        self.flat = _to(flat.reshape(-1), device)
+        self.pad_index = _to(np.where(real, offsets[:, None] + grid, total).reshape(-1), device) if self.padded else None
+        self.real = _to(real.reshape(-1), device) if self.padded else None
+        self.visible = _to(visible, device)
+        self.mask = None  # what the model passes its layers: with a cache they never read it (attend masks)
+        self._bias: torch.Tensor | None = None  # the scores' mask as an additive term, built by the first layer
         first = slots[0]
         # Rows in consecutive slots (the common case) read the cache through a view instead of a gather.
         self._contiguous = slots == list(range(first, first + B))
+        self.slots = None if self._contiguous else _to(slots_a, device)
         self._first = first
         self._layer = 0
 
@@ -77,32 +93,47 @@ class StepCache:
         Written out (two batched matmuls and a softmax) rather than SDPA: for a handful of new tokens over a short
         cache, CPU SDPA's flash kernel is several times slower (and slower still in bf16), and the math backend
         copies keys and values once per query head. Here each key/value head serves its group of query heads
-        through a reshape, and the softmax runs in fp32."""
+        through a reshape; the mask is added by the first matmul (baddbmm, with the scale), the softmax runs in
+        fp32 and the matmuls in the cache's dtype."""
         keys, values = self.update(k, v)
         _, H, total, D = q.shape
-        B, T = self.B, self.T
-        q_tok = q[0].transpose(0, 1)  # [total, heads, D]
+        B, T, kvh, L = self.B, self.T, keys.size(1), keys.size(2)
+        g = H // kvh
+        out_dtype = q.dtype
+        q_tok = q[0].transpose(0, 1).to(keys.dtype)  # [total, heads, D]
         if self.padded:
             q_tok = torch.cat([q_tok, q_tok.new_zeros(1, H, D)])[self.pad_index]
-        qp = q_tok.reshape(B, T, H, D).transpose(1, 2)  # [B, heads, T, D]
-        kvh, L = keys.size(1), keys.size(2)
-        g = H // kvh
-        scores = (qp.reshape(B, kvh, g * T, D) @ keys.transpose(-1, -2)).float() * D ** -0.5  # [B, kvh, g*T, L]
-        scores = scores.view(B, kvh, g, T, L).masked_fill(~self.mask[:, :, None], float("-inf"))
-        probs = torch.softmax(scores, dim=-1).to(values.dtype).view(B, kvh, g * T, L)
-        out = (probs @ values).view(B, H, T, D).transpose(1, 2).reshape(B * T, H, D)
+        qp = q_tok.reshape(B, T, kvh, g, D).permute(0, 2, 3, 1, 4).reshape(B * kvh, g * T, D)  # [B x kvh, g x T, D]
+        scores = torch.baddbmm(self.bias(g, keys.dtype), qp, keys.flatten(0, 1).transpose(1, 2), alpha=D ** -0.5)
+        probs = torch.softmax(scores, dim=-1, dtype=torch.float32).to(values.dtype)
+        out = torch.bmm(probs, values.flatten(0, 1)).view(B, H, T, D).transpose(1, 2).reshape(B * T, H, D)
         if self.padded:
             out = out[self.real]
-        return out.transpose(0, 1)[None]
+        return out.to(out_dtype).transpose(0, 1)[None]
+
+    def bias(self, g: int, dtype: torch.dtype) -> torch.Tensor:
+        """The mask as scores' additive term, [B x kv_heads, g x T, length] (0 where visible, -inf elsewhere),
+        built once per step for all layers."""
+        if self._bias is None:
+            kvh = self.cache.k.size(2)
+            bias = torch.zeros(self.visible.shape, dtype=dtype, device=self.visible.device)
+            bias.masked_fill_(~self.visible, float("-inf"))
+            B, T, L = bias.shape
+            self._bias = bias[:, None, None].expand(B, kvh, g, T, L).reshape(B * kvh, g * T, L)
+        return self._bias
 
     def update(self, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Store k, v [1, total, kv_heads, head_dim] of the current layer; return its keys and values for attention,
         [B, kv_heads, length, head_dim]."""
         ck, cv = self.cache.k[self._layer], self.cache.v[self._layer]
         D = ck.size(-1)
-        ck.view(-1, D).index_copy_(0, self.flat, k.reshape(-1, D).to(ck.dtype))  # flat order: token, then head
-        cv.view(-1, D).index_copy_(0, self.flat, v.reshape(-1, D).to(cv.dtype))
+        ck.view(-1, D).index_copy_(0, self.flat, k.to(ck.dtype).reshape(-1, D))  # flat order: token, then head
+        cv.view(-1, D).index_copy_(0, self.flat, v.to(cv.dtype).reshape(-1, D))
         if self._contiguous:
             sl = slice(self._first, self._first + self.B)
             return ck[sl, :, :self.length], cv[sl, :, :self.length]
         return ck[self.slots, :, :self.length], cv[self.slots, :, :self.length]
+
+
+def _to(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    return torch.from_numpy(a).to(device)

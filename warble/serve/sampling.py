@@ -4,12 +4,18 @@ Order of the transforms (that of Hugging Face's logits processors): banned words
 top-p -> min-p -> draw. Rows with temperature 0 take the argmax of the penalised logits. Every draw uses the row's
 own `torch.Generator`, so a request's tokens depend on its seed and its logits only, not on the rest of the batch.
 Work is skipped when no row asks for it (a greedy batch costs one argmax).
+
+Truncation (top-k, top-p, min-p) keeps a prefix of each row's tokens sorted by probability, ties in token-id order.
+Where that prefix ends depends only on the sorted probability *values*, so it is found from a values-only sort (on
+CPU numpy's vectorised sort, ~15x faster than torch's) and then turned into a mask over the vocabulary: no
+permutation of the row is ever built. The draw is inverse transform sampling, one uniform number per row.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from warble.serve.types import SamplingParams
@@ -62,32 +68,69 @@ def sample(logits: torch.Tensor, rows: list[RowSampling]) -> torch.Tensor:
                             for r in rows])
         penalty = torch.tensor([p.repetition_penalty for p in ps], device=logits.device)
         logits = apply_repetition_penalty(logits, seen, penalty)
-    out = logits.argmax(dim=-1).cpu()
     sampled = [i for i, p in enumerate(ps) if p.temperature > 0]
+    out = logits.argmax(dim=-1).cpu() if len(sampled) < B else torch.empty(B, dtype=torch.long)
     if not sampled:
         return out
-    idx = torch.tensor(sampled, device=logits.device)
-    x = logits[idx] / torch.tensor([ps[i].temperature for i in sampled], device=logits.device)[:, None]
     sub = [ps[i] for i in sampled]
-    top_k = [p.top_k if 0 < p.top_k < V else V for p in sub]
-    if max(top_k) < V or any(p.top_p < 1 or p.min_p > 0 for p in sub):
-        # Work in sorted order over the candidates (the top max(k) tokens: top-p and min-p act after top-k).
-        k_max = max(top_k)
-        vals, ids = torch.topk(x, k_max, dim=-1) if k_max < V else torch.sort(x, dim=-1, descending=True)
-        rank = torch.arange(k_max, device=x.device)
-        drop = rank[None, :] >= torch.tensor(top_k, device=x.device)[:, None]
-        vals = vals.masked_fill(drop, float("-inf"))
-        probs = torch.softmax(vals, dim=-1)
-        top_p = torch.tensor([p.top_p for p in sub], device=x.device)[:, None]
-        # nucleus: drop a token when the tokens before it already reach top_p (the first one always stays)
-        drop |= (probs.cumsum(-1) - probs) >= top_p
-        min_p = torch.tensor([p.min_p for p in sub], device=x.device)[:, None]
-        drop |= probs < min_p * probs[:, :1]
-        probs = probs.masked_fill(drop, 0.0)
-    else:
-        ids, probs = None, torch.softmax(x, dim=-1)
-    probs = probs.float().cpu()
-    for j, i in enumerate(sampled):
-        choice = int(torch.multinomial(probs[j], 1, generator=rows[i].generator))
-        out[i] = int(ids[j, choice]) if ids is not None else choice
+    temperature = torch.tensor([p.temperature for p in sub], device=logits.device)[:, None]
+    x = logits if len(sampled) == B else logits[torch.tensor(sampled, device=logits.device)]
+    probs = torch.softmax(x / temperature, dim=-1)
+    if any(truncates(p, V) for p in sub):
+        probs = probs * kept_tokens(probs, sub)
+    out[sampled] = draw(probs, [rows[i].generator for i in sampled])
     return out
+
+
+def truncates(p: SamplingParams, vocab: int) -> bool:
+    return 0 < p.top_k < vocab or p.top_p < 1 or p.min_p > 0
+
+
+def kept_tokens(probs: torch.Tensor, params: list[SamplingParams]) -> torch.Tensor:
+    """The tokens that top-k, then top-p (over the top-k tokens' renormalised probabilities), then min-p keep, as a
+    bool mask over probs [n, vocab]. In a row sorted by probability (ties: lower token id first) the kept tokens
+    are the first n_keep; with tau the n_keep-th largest probability, they are every token above tau and the
+    lowest-id tokens equal to it. Each count is a binary search in the sorted values."""
+    n, V = probs.shape
+    dev = probs.device
+
+    def column(values) -> torch.Tensor:
+        return torch.tensor(values, device=dev)[:, None]
+
+    top_k = column([p.top_k if 0 < p.top_k < V else V for p in params])
+    asc = sorted_values(probs)
+    desc = asc.flip(-1)
+    mass = desc.cumsum(-1)  # mass[j]: the j + 1 most likely tokens
+    # rank j stays while the mass before it, mass[j - 1], is below top_p of the top-k mass (rank 0 always stays)
+    n_top_p = 1 + torch.searchsorted(mass, column([p.top_p for p in params]) * mass.gather(1, top_k - 1))
+    n_min_p = V - torch.searchsorted(asc, column([p.min_p for p in params]) * desc[:, :1])  # p >= min_p x max
+    n_keep = torch.minimum(torch.minimum(top_k, n_top_p), n_min_p)
+    tau = desc.gather(1, n_keep - 1)
+    keep = probs >= tau
+    below = torch.searchsorted(asc, tau)  # tokens under tau; then ties_all tokens equal to it
+    ties_all = torch.searchsorted(asc, tau, right=True) - below
+    ties_kept = n_keep - (V - below - ties_all)
+    if bool((ties_kept < ties_all).any()):  # the cut splits a tie: only its lowest-id tokens stay
+        tied = probs == tau
+        keep &= ~tied | (tied.to(probs.dtype).cumsum(-1) <= ties_kept)
+    if not all(truncates(p, V) for p in params):
+        keep |= column([not truncates(p, V) for p in params])
+    return keep
+
+
+def sorted_values(probs: torch.Tensor) -> torch.Tensor:
+    """Each row of probs sorted in ascending order (values only, no indices)."""
+    if probs.device.type == "cpu":  # numpy's SIMD sort: 0.4 ms for 32 x 8192 against 6.5 ms for torch.sort
+        return torch.from_numpy(np.sort(probs.numpy(), axis=-1))
+    return torch.sort(probs, dim=-1).values
+
+
+def draw(weights: torch.Tensor, generators: list[torch.Generator]) -> torch.Tensor:
+    """One token per row of nonnegative weights [n, vocab], in proportion to them: inverse transform sampling with
+    one uniform number from the row's own generator (the first token whose cumulative weight exceeds u x total).
+    Returns int64 [n] on the CPU."""
+    u = torch.cat([torch.rand(1, generator=g) for g in generators]).to(weights.device)
+    cdf = weights.cumsum(-1)
+    # u <= 1 - 2^-24, so u x total < total in fp32 (it rounds down, never up to total): the token found has a weight
+    target = u[:, None] * cdf[:, -1:]
+    return torch.searchsorted(cdf, target, right=True)[:, 0].cpu()

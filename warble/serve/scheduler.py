@@ -238,8 +238,8 @@ class Scheduler:
             at += len(f)
             sampling.append(r)
             last.append(at - 1)
-        if sampling:
-            self._sample(sampling, h[torch.tensor(last, device=h.device)])
+        if sampling:  # (decoding only: every row's state is sampled, in order, and needs no gather)
+            self._sample(sampling, h if len(last) == h.size(0) else h[torch.tensor(last, device=h.device)])
 
     # --------------------------------------------------------------------------------------------- sampling
     def _sample(self, rows: list[Request], h: torch.Tensor) -> None:
