@@ -250,3 +250,112 @@ def test_both_backends_agree_after_the_same_updates(tmp_path_factory, pg_dsn, em
     finally:
         for idx in idxs.values():
             idx.close()
+
+
+def test_suggestions_autocomplete_and_query_log_on_both(tmp_path_factory, pg_dsn, posts):
+    """Query understanding (`warble.search.understand`) keeps the same side data on both backends (SQLite files
+    beside the embedded index, tables in the PostgreSQL schema): the lexicon's post counts of words, bigrams,
+    hashtags and mentions, so the same "did you mean" and autocomplete; the query log, written through read-only
+    handles as `warble search` writes it; and a lexicon that follows adds and forgets deleted posts."""
+    from collections import Counter
+
+    from warble.search.index import open_index
+    from warble.search.understand import Lexicon, QueryLog, complete, log_query, post_items, suggest
+
+    sample = [{k: v for k, v in p.items() if not k.startswith("_")} for p in random.Random(5).sample(posts, 600)]
+    idxs = {b: _make(b, tmp_path_factory, pg_dsn, "none", "understand") for b in BACKENDS}
+
+    def expected(idx) -> Counter:
+        live = idx.get([p["id"] for p in sample]).values()
+        return Counter((kind, t) for p in live for kind, items in post_items(p).items() for t in items)
+
+    def check_lexicons() -> dict:
+        lexes = {b: Lexicon.open(idx) for b, idx in idxs.items()}
+        want = expected(idxs["embedded"])
+        assert want == expected(idxs["postgres"])
+        for b, lex in lexes.items():
+            assert lex.posts == idxs[b].stats()["posts"]
+            for (kind, t), n in want.most_common(30) + list(want.items())[-10:]:
+                assert lex.df(kind, t) == n, (b, kind, t)
+        return lexes
+
+    try:
+        for idx in idxs.values():
+            idx.add(sample[:500])
+        lexes = check_lexicons()
+        words = Counter({t: n for (kind, t), n in expected(idxs["embedded"]).items()
+                         if kind == "word" and t.isascii() and t.isalpha() and len(t) >= 6})
+        word = words.most_common(1)[0][0]
+        typo = word[:2] + word[3:]
+        got = {b: suggest(lex, f"{typo} -filter:replies") for b, lex in lexes.items()}
+        assert got["embedded"]["suggestions"] and got["embedded"] == got["postgres"]
+        got = {b: complete(lex, f"{word[:3]}", n=20) for b, lex in lexes.items()}
+        assert word in [c["text"] for c in got["embedded"]] and got["embedded"] == got["postgres"]
+        for lex in lexes.values():
+            lex.close()
+
+        logged = {}
+        for b, idx in idxs.items():
+            reader = open_index(idx.path if b == "embedded" else idx.schema, backend=b, dsn=pg_dsn, readonly=True)
+            try:
+                for q, hits in [("Rocket  launch", 3), ("rocket landing", 2), ("rocket launch", 1), ("rocket zzz", 0)]:
+                    log_query(reader, q, hits)
+                log = QueryLog.open(reader)
+                logged[b] = log.completions("ROCKET l", 10), log.completions("rocket", 10)
+                log.close()
+            finally:
+                reader.close()
+        # asked twice (case and spaces folded), shown as last typed; a query that found nothing is never offered
+        assert logged["embedded"] == logged["postgres"]
+        assert logged["postgres"][0] == [("rocket launch", 2), ("rocket landing", 1)]
+        assert "rocket zzz" not in [q for q, _ in logged["postgres"][1]]
+
+        for idx in idxs.values():
+            idx.add(sample[500:])
+        for lex in check_lexicons().values():  # counted incrementally
+            lex.close()
+        for idx in idxs.values():
+            idx.delete([p["id"] for p in sample[:40]])
+        for lex in check_lexicons().values():  # rebuilt without the deleted posts
+            lex.close()
+    finally:
+        for idx in idxs.values():
+            idx.close()
+
+
+def test_http_suggest_complete_and_query_log_on_both(tmp_path_factory, pg_dsn, posts):
+    """The server's /v1/search/suggest and /complete work on a read-only index of either backend, with the same
+    answers, and /v1/search logs its queries there, so the next completion offers them."""
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from warble.search.index import open_index
+    from warble.serve.app import install_error_handlers
+    from warble.serve.routes import search_suggest
+    from warble.serve.routes.search_answer import log_query
+
+    sample = [{k: v for k, v in p.items() if not k.startswith("_")} for p in random.Random(7).sample(posts, 300)]
+    sample += [{"id": f"r{i}", "author_id": "z", "text": t} for i, t in enumerate(["rocket launch today"] * 3)]
+    got = {}
+    for b in BACKENDS:
+        writer = _make(b, tmp_path_factory, pg_dsn, "none", "http")
+        writer.add(sample)
+        reader = open_index(writer.path if b == "embedded" else writer.schema, backend=b, dsn=pg_dsn, readonly=True)
+        app = FastAPI()
+        app.state.index = reader
+        install_error_handlers(app)
+        app.include_router(search_suggest.make_router())
+        try:
+            with TestClient(app) as c:
+                suggest = c.post("/v1/search/suggest", json={"text": "rockt"})
+                assert suggest.status_code == 200, (b, suggest.text)
+                log_query(reader, "rocket science", 2)  # what /v1/search and /v1/search/answer do per query
+                done = c.post("/v1/search/complete", json={"text": "rocket s", "limit": 3})
+                assert done.status_code == 200, (b, done.text)
+                got[b] = suggest.json(), done.json()
+        finally:
+            reader.close()
+            writer.close()
+    assert got["embedded"] == got["postgres"]
+    assert got["postgres"][0]["suggestions"][0]["text"] == "rocket"
+    assert {"text": "rocket science", "source": "queries", "count": 1} in got["postgres"][1]["completions"]

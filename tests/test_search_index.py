@@ -437,6 +437,57 @@ def test_delete_and_opt_out_vanish_at_once_and_from_disk_after_compact(corpus_di
         again.close()
 
 
+def test_posts_killed_in_the_store_only_take_no_candidate_place(run_dir, tmp_path):
+    """Posts the store has killed while tantivy and HNSW still hold them (a writer that died between its store
+    commit and its tantivy delete) are not returned and take no place in the candidate lists: a reader reads the
+    store's dead list again when the store's change counter moves, so every mode still returns a full page."""
+    idx = SearchIndex.create(tmp_path / "idx", "warble", model=run_dir)
+    reader = None
+    try:
+        idx.add([post(i, f"zebraword number {i} " + "filler " * (i % 7)) for i in range(1, 41)])
+        reader = SearchIndex.open(idx.path, readonly=True)
+        q = A.Term("zebraword")
+        modes = ("lexical", "dense", "hybrid")
+        before = {m: [h.id for h in reader.search(q, mode=m, limit=10)] for m in modes}
+        victims = sorted({i for m in modes for i in before[m][:4]})
+        idx.store.begin()  # what `_kill` commits, without deleting from tantivy and HNSW
+        idx.store.mark_dead(f"id IN ({','.join('?' * len(victims))})", victims)
+        idx.store.set_meta("change_seq", (idx.store.get_meta("change_seq") or 0) + 1)
+        idx.store.commit()
+        for m in modes:
+            got = [h.id for h in reader.search(q, mode=m, limit=10)]
+            assert len(got) == 10 and not set(got) & set(victims), (m, got)
+            if m != "hybrid":  # scores do not depend on other posts: the survivors keep their order
+                assert [i for i in got if i in before[m]] == [i for i in before[m] if i not in victims], m
+    finally:
+        if reader is not None:
+            reader.close()
+        idx.close()
+
+
+def test_two_builds_of_the_same_posts_are_identical(run_dir, tmp_path):
+    """The same posts in, the same index out: the HNSW graph byte for byte, tantivy's segment (whose order ranks
+    equal BM25 scores), and so the same results in every mode, ties at the candidate cut-off included."""
+    import faiss
+
+    posts = [post(i, f"tieword {'alpha' if i % 3 else 'beta'} {i % 5}") for i in range(1, 301)]
+    builds = []
+    for name in ("a", "b"):
+        idx = SearchIndex.create(tmp_path / name, "warble", model=run_dir)
+        try:
+            idx.add(posts)
+            assert idx.lex.searcher().num_segments == 1
+            results = {(q, m): [(h.id, h.score) for h in idx.search(q, mode=m, limit=10, candidates=20)]
+                       for q in ("tieword", "alpha", "beta 3", "tieword -alpha") for m in ("lexical", "dense", "hybrid")}
+            builds.append((faiss.serialize_index(idx.dense.index).tobytes(), results))
+        finally:
+            idx.close()
+    assert builds[0][0] == builds[1][0]
+    assert builds[0][1] == builds[1][1]
+    # 300 posts hold "tieword" once, in texts of equal length: equal BM25, so the first ten added come first
+    assert [i for i, _ in builds[0][1][("tieword", "lexical")]] == [f"p{i}" for i in range(1, 11)]
+
+
 # ---------------------------------------------------------------------------------------------------- crash safety
 CHILD = textwrap.dedent("""
     import datetime as dt, os, sys

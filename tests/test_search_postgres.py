@@ -169,6 +169,28 @@ def test_cli_index_postgres_build_add_delete_compact(corpus_dir, pg_dsn, fresh_s
     assert json.loads(capsys.readouterr().out)["added"] == built["added"]
 
 
+def test_cli_search_logs_suggests_and_completes_on_postgres(pg_dsn, fresh_schema, capsys):
+    """`warble search --backend postgres`: queries go to the schema's query log (through the read-only search
+    handle), and --suggest / --complete read the lexicon kept in the schema."""
+    from warble.cli import main
+
+    with create_index(fresh_schema, "none", backend="postgres", dsn=pg_dsn) as idx:
+        idx.add([post(i, f"marmalade sandwich number{i % 4}") for i in range(12)])
+    base = ["search", "--backend", "postgres", "--dsn", pg_dsn, "--schema", fresh_schema]
+    assert main([*base, "marmalade sandwich", "--json"]) == 0  # logged, with the 10 hits it returned
+    assert main([*base, "marmalade secret", "--no-log"]) == 0
+    capsys.readouterr()
+    assert main([*base, "--complete", "MARM", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["completions"][0] == {"text": "marmalade sandwich", "source": "queries", "count": 1}
+    assert all("secret" not in c["text"] for c in out["completions"])
+    assert main([*base, "--suggest", "marmalde", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["suggestions"][0]["text"] == "marmalade"
+    with psycopg.connect(pg_dsn) as conn:
+        assert conn.execute(f"SELECT query, hits FROM {fresh_schema}.query_log").fetchall() == \
+            [("marmalade sandwich", 10)]
+
+
 @pytest.mark.parametrize("args,msg", [
     (["index", "--backend", "postgres", "--delete", "x.txt"], "needs --dsn"),
     (["index", "--delete", "x.txt"], "--out IDX is needed"),

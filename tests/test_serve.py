@@ -708,11 +708,17 @@ def test_search_endpoint_matches_the_index(engine, search_index):
     assert [h["id"] for h in body["hits"]] == [h.id for h in expected] and body["hits"]
     assert body["object"] == "search.result" and body["parsed"] == f"{word} -filter:replies"
     assert all(h["reply_to_id"] is None for h in body["hits"]) and body["took_ms"] >= 0
+    # searches are logged for autocomplete (after the response), unless the request says not to
+    r = client.post("/v1/search", json={"query": f"{word} secretquery", "mode": "lexical", "log": False}, headers=AUTH)
+    assert r.status_code == 200
+    done = client.post("/v1/search/complete", json={"text": word[:3], "limit": 20}, headers=AUTH).json()
+    texts = [(c["text"], c["source"]) for c in done["completions"]]
+    assert (f"{word} -filter:replies", "queries") in texts and not any("secretquery" in t for t, _ in texts)
     assert_error(client.post("/v1/search", json={"query": "(unclosed"}), 401)  # the same auth as every route
     err = assert_error(client.post("/v1/search", json={"query": "#ai (from:x"}, headers=AUTH), 400)
     assert err["param"] == "query" and "at 4" in err["message"]
     for bad in ({"query": ""}, {"query": "x", "limit": 0}, {"query": "x", "limit": 101}, {"query": "x", "mode": "fuzzy"},
-                {"query": 3}, {"query": "x", "extra": 1}):
+                {"query": 3}, {"query": "x", "extra": 1}, {"query": "x", "log": "no"}):
         assert_error(client.post("/v1/search", json=bad, headers=AUTH), 400)
     err = assert_error(client.post("/v1/search", json={"query": "x", "mode": "dense"}, headers=AUTH), 400)
     assert "lexical" in err["message"]  # an index built without embeddings says which mode works

@@ -24,7 +24,8 @@ DESCRIPTION = ("Search a `warble index` directory. QUERY uses the platform's adv
     "--answer writes a short answer from the top posts with the Warble model (--model, else the one the index "
     "was built with), citing posts as [post id]; every citation is checked against the retrieved posts and the "
     "store, and sentences no cited post supports are dropped (docs/SEARCH.md). Queries are appended to "
-    "IDX/queries.sqlite for autocomplete unless --no-log.")
+    "the index's query log for autocomplete (IDX/queries.sqlite; postgres: the schema's query_log table) unless "
+    "--no-log.")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -154,11 +155,12 @@ def _open(a):
     return idx, engine, run
 
 
-def _log(a, query: str, hits: int) -> None:
-    if not a.no_log and a.index:  # the query log is a file in the index directory (the embedded backend)
+def _log(a, idx, query: str, hits: int) -> None:
+    """Append the query to the index's query log (either backend; before the index is closed)."""
+    if not a.no_log:
         from warble.search.understand import log_query
 
-        log_query(a.index, query, hits)
+        log_query(idx, query, hits)
 
 
 def _search_options(a) -> dict:
@@ -186,7 +188,7 @@ def run_suggest(a, idx) -> int:
             else:
                 print("no suggestions: every word is in the index (or nothing close is)")
             return 0
-        log = QueryLog.open(a.index)
+        log = QueryLog.open(idx)
         try:
             items = complete(lex, a.complete, n=a.limit, log=log)
         finally:
@@ -218,7 +220,7 @@ def run_answer(a, idx, engine) -> int:
             print(ev["text"], end="", flush=True)
         elif ev["type"] == "answer":
             final = {k: v for k, v in ev.items() if k != "type"}
-    _log(a, a.query, len(hits))
+    _log(a, idx, a.query, len(hits))
     if a.json:
         _print({**final, "hits": hits})
         return 0
@@ -279,11 +281,11 @@ def run(a) -> int:
                             method=a.rerank_method)[:a.limit]
             hits = [r.hit for r in ranked]
         took = (time.perf_counter() - t0) * 1000
+        _log(a, idx, a.query, len(hits))
     finally:
         idx.close()
         if engine is not None:
             engine.shutdown()
-    _log(a, a.query, len(hits))
     if a.json:
         try:
             parsed = unparse(node)

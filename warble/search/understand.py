@@ -2,12 +2,13 @@
 
     lex = Lexicon.open(index)                  # the index's words, bigrams, hashtags, mentions with post counts
     suggest(lex, "lanch delayed")              # {"suggestions": [{"text": "launch delayed", "corrections": [...]}]}
-    complete(lex, "new lau", log=QueryLog.open(index.path))   # [{"text": "new launch", "source": "phrases"}, ...]
+    complete(lex, "new lau", log=QueryLog.open(index))        # [{"text": "new launch", "source": "phrases"}, ...]
     expand(index, lex, "launch")               # {"terms": [...]} from pseudo-relevance feedback
 
 Everything is drawn from the index's live posts (and, for autocomplete, from past queries), read through the
-index's analyzer so that suggestions are words the index matches. The lexicon is a side file of the index
-(`lexicon.sqlite`), brought up to date on open: new posts are counted incrementally; any deletion or opt-out since
+index's analyzer so that suggestions are words the index matches. The lexicon and the query log are side data of
+the index, for either backend (SQLite files beside an embedded index, tables in a PostgreSQL index's schema); the
+lexicon is brought up to date on open: new posts are counted incrementally; any deletion or opt-out since
 it was built makes it rebuild from the live posts, so a deleted post's words never come back as suggestions.
 Suggestions and completions only offer words and phrases found in at least `MIN_POSTS` posts.
 """
@@ -21,7 +22,7 @@ import sqlite3
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from warble.errors import InputError
@@ -35,13 +36,129 @@ MAX_EDIT = 2
 PLAIN_WORD = re.compile(r"[\w']+")  # a query token that is a word (not an operator, #tag, @user, phrase, group)
 
 
+# ---------------------------------------------------------------------------------------------------- storage
+# The lexicon and the query log are side data of an index: SQLite files in an embedded index's directory, tables
+# in a PostgreSQL index's schema (written in their own read-write transactions, so a read-only search handle can
+# log its queries and keep the lexicon current). Same rows, same queries, in each database's dialect.
+_SQLITE_DDL = ("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER)",
+               "CREATE TABLE IF NOT EXISTS terms (kind TEXT, text TEXT, df INTEGER, PRIMARY KEY (kind, text)) "
+               "WITHOUT ROWID")
+_PG_LEXICON_DDL = ("CREATE TABLE IF NOT EXISTS lexicon_meta (k TEXT PRIMARY KEY, v BIGINT)",
+                   'CREATE TABLE IF NOT EXISTS lexicon_terms (kind TEXT, text TEXT COLLATE "C", df INTEGER, '
+                   "PRIMARY KEY (kind, text))")
+_PG_LOG_DDL = ('CREATE TABLE IF NOT EXISTS query_log (ts DOUBLE PRECISION, query TEXT, norm TEXT COLLATE "C", '
+               "hits INTEGER)",
+               "CREATE INDEX IF NOT EXISTS query_log_norm ON query_log (norm)")
+
+
+def _is_postgres(index) -> bool:
+    return hasattr(index, "side_transaction")
+
+
+def _db_errors() -> tuple[type[BaseException], ...]:
+    """What a side database raises when it cannot be read or written."""
+    try:
+        import psycopg
+    except ImportError:
+        return (sqlite3.Error,)
+    return (sqlite3.Error, psycopg.Error)
+
+
+def _prefix_range(prefix: str) -> tuple[str, str]:
+    """Bounds of the strings that start with `prefix` (code point order: SQLite's default, PostgreSQL's "C")."""
+    return prefix, prefix + "\U0010ffff"
+
+
+class _SqliteTerms:
+    """The lexicon's rows in `lexicon.sqlite` beside an embedded index."""
+
+    def __init__(self, path: Path):
+        self.where = str(path)
+        self.db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        for stmt in _SQLITE_DDL:
+            self.db.execute(stmt)
+
+    @contextmanager
+    def updating(self):
+        """One updater at a time (the others wait, then find it current); yields the recorded state."""
+        with self.db:
+            self.db.execute("BEGIN IMMEDIATE")
+            yield dict(self.db.execute("SELECT k, v FROM meta").fetchall())
+
+    def write(self, counts: Counter, meta: dict, replace: bool) -> None:
+        if replace:
+            self.db.execute("DELETE FROM terms")
+        self.db.executemany("INSERT INTO terms (kind, text, df) VALUES (?, ?, ?) ON CONFLICT (kind, text) "
+                            "DO UPDATE SET df = df + excluded.df", ((k, t, c) for (k, t), c in counts.items()))
+        self.db.executemany("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", list(meta.items()))
+
+    def df(self, kind: str, text: str) -> int:
+        r = self.db.execute("SELECT df FROM terms WHERE kind = ? AND text = ?", (kind, text)).fetchone()
+        return r[0] if r else 0
+
+    def prefixed(self, kind: str, prefix: str, n: int, min_df: int) -> list[tuple[str, int]]:
+        return self.db.execute("SELECT text, df FROM terms WHERE kind = ? AND text >= ? AND text < ? AND df >= ? "
+                               "ORDER BY df DESC, text LIMIT ?", (kind, *_prefix_range(prefix), min_df, n)).fetchall()
+
+    def words(self, min_df: int) -> list[tuple[str, int]]:
+        return self.db.execute("SELECT text, df FROM terms WHERE kind = 'word' AND df >= ?", (min_df,)).fetchall()
+
+    def close(self) -> None:
+        self.db.close()
+
+
+class _PostgresTerms:
+    """The lexicon's rows in the `lexicon_terms` and `lexicon_meta` tables of a PostgreSQL index's schema."""
+
+    def __init__(self, index):
+        self.index, self.where = index, f"{index.location} (table lexicon_terms)"
+        self._conn = None
+
+    @contextmanager
+    def updating(self):
+        with self.index.side_transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtext('warble.lexicon.' || current_schema()))")
+            for stmt in _PG_LEXICON_DDL:
+                conn.execute(stmt)
+            self._conn = conn
+            try:
+                yield dict(conn.execute("SELECT k, v FROM lexicon_meta").fetchall())
+            finally:
+                self._conn = None
+
+    def write(self, counts: Counter, meta: dict, replace: bool) -> None:
+        conn, rows = self._conn, [(k, t, c) for (k, t), c in counts.items()]
+        if replace:
+            conn.execute("DELETE FROM lexicon_terms")
+            with conn.cursor().copy("COPY lexicon_terms (kind, text, df) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            conn.cursor().executemany("INSERT INTO lexicon_terms (kind, text, df) VALUES (%s, %s, %s) ON CONFLICT "
+                                      "(kind, text) DO UPDATE SET df = lexicon_terms.df + excluded.df", rows)
+        conn.cursor().executemany("INSERT INTO lexicon_meta (k, v) VALUES (%s, %s) ON CONFLICT (k) "
+                                  "DO UPDATE SET v = excluded.v", list(meta.items()))
+
+    def _read(self, sql: str, params: tuple) -> list[tuple]:
+        return self.index.side_query(sql, params)
+
+    def df(self, kind: str, text: str) -> int:
+        r = self._read("SELECT df FROM lexicon_terms WHERE kind = %s AND text = %s", (kind, text))
+        return r[0][0] if r else 0
+
+    def prefixed(self, kind: str, prefix: str, n: int, min_df: int) -> list[tuple[str, int]]:
+        return self._read("SELECT text, df FROM lexicon_terms WHERE kind = %s AND text >= %s AND text < %s "
+                          "AND df >= %s ORDER BY df DESC, text LIMIT %s", (kind, *_prefix_range(prefix), min_df, n))
+
+    def words(self, min_df: int) -> list[tuple[str, int]]:
+        return self._read("SELECT text, df FROM lexicon_terms WHERE kind = 'word' AND df >= %s", (min_df,))
+
+    def close(self) -> None:
+        pass
+
+
 # ---------------------------------------------------------------------------------------------------- lexicon
-def _live_posts(index, above: int = 0) -> Iterator[list[tuple[int, dict]]]:
-    """Batches of (key, post) of the live posts with key > above. (The contract has no public iterator over the
-    posts yet; this is the one place that reads the store directly.)"""
-    yield from index.store.iter_live(above=above)
-
-
 def post_items(post: dict) -> dict[str, set[str]]:
     """What one post adds to the lexicon, by kind (each counted once per post)."""
     from warble.search.index import analysis
@@ -53,78 +170,66 @@ def post_items(post: dict) -> dict[str, set[str]]:
 
 
 class Lexicon:
-    """Post counts of the index's words, adjacent word pairs, hashtags and mentions (SQLite beside the index)."""
+    """Post counts of the index's words, adjacent word pairs, hashtags and mentions (side data of the index: a
+    SQLite file beside an embedded index, tables in a PostgreSQL index's schema)."""
 
-    def __init__(self, db: sqlite3.Connection, posts: int):
-        self.db, self.posts = db, posts
+    def __init__(self, terms, posts: int):
+        self.terms, self.posts = terms, posts
         self._speller = None
 
     @classmethod
     def open(cls, index, *, progress: bool = False) -> Lexicon:
-        """The lexicon of `index`, updated to its live posts (incrementally when posts were only added)."""
-        if getattr(index, "path", None) is None or not hasattr(index, "store"):
-            raise InputError("suggestions need an index with a directory (the embedded backend) for their lexicon")
-        path = Path(index.path) / LEXICON_FILE
+        """The lexicon of `index` (either backend), updated to its live posts (incrementally when posts were only
+        added)."""
         try:
-            return cls._open(index, path, progress)
+            terms = _PostgresTerms(index) if _is_postgres(index) else _SqliteTerms(Path(index.path) / LEXICON_FILE)
         except sqlite3.Error as e:
-            raise InputError(f"cannot keep the lexicon at {path}: {e}") from None
+            raise InputError(f"cannot keep the lexicon at {Path(index.path) / LEXICON_FILE}: {e}") from None
+        try:
+            return cls._open(index, terms, progress)
+        except _db_errors() as e:
+            terms.close()
+            raise InputError(f"cannot keep the lexicon at {terms.where}: {str(e).strip().splitlines()[0]}") from None
 
     @classmethod
-    def _open(cls, index, path: Path, progress: bool) -> Lexicon:
-        db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.executescript("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER);"
-                         "CREATE TABLE IF NOT EXISTS terms (kind TEXT, text TEXT, df INTEGER, PRIMARY KEY (kind, text))"
-                         " WITHOUT ROWID;")
-        stats = index.stats()
-        with db:
-            db.execute("BEGIN IMMEDIATE")  # one updater at a time; others wait, then find it current
-            meta = dict(db.execute("SELECT k, v FROM meta").fetchall())
-            state = (stats["max_key"], stats["posts"])
-            if meta.get("version") != LEXICON_VERSION or (meta.get("max_key"), meta.get("posts")) != state:
-                cls._update(db, index, meta, stats, progress)
-        return cls(db, stats["posts"])
+    def _open(cls, index, terms, progress: bool) -> Lexicon:
+        state = {"max_key": index.max_key(), "posts": index.stats()["posts"]}
+        with terms.updating() as meta:
+            if meta.get("version") != LEXICON_VERSION or \
+                    (meta.get("max_key"), meta.get("posts")) != (state["max_key"], state["posts"]):
+                cls._update(terms, index, meta, state, progress)
+        return cls(terms, state["posts"])
 
     @staticmethod
-    def _update(db, index, meta: dict, stats: dict, progress: bool) -> None:
+    def _update(terms, index, meta: dict, state: dict, progress: bool) -> None:
         from tqdm import tqdm
 
         incremental = meta.get("version") == LEXICON_VERSION and meta.get("max_key") is not None \
-            and stats["max_key"] >= meta["max_key"]
+            and state["max_key"] >= meta["max_key"]
         above = meta["max_key"] if incremental else 0
         counts: Counter = Counter()
         n, last = 0, above
         with tqdm(desc="lexicon", unit="post", disable=not progress, file=sys.stderr, leave=False) as bar:
-            for batch in _live_posts(index, above):
+            for batch in index.iter_posts(above):
                 for _, post in batch:
                     for kind, items in post_items(post).items():
                         counts.update((kind, t) for t in items)
                 n += len(batch)
                 last = max(last, batch[-1][0])
                 bar.update(len(batch))
-        if incremental and meta["posts"] + n != stats["posts"]:  # posts died since: rebuild without them
-            Lexicon._update(db, index, {}, stats, progress)
+        if incremental and meta["posts"] + n != state["posts"]:  # posts died since: rebuild without them
+            Lexicon._update(terms, index, {}, state, progress)
             return
-        if not incremental:
-            db.execute("DELETE FROM terms")
-        db.executemany("INSERT INTO terms (kind, text, df) VALUES (?, ?, ?) ON CONFLICT (kind, text) "
-                       "DO UPDATE SET df = df + excluded.df", ((k, t, c) for (k, t), c in counts.items()))
         # What was read (posts added meanwhile included), so the next update starts exactly after it.
-        posts = (meta["posts"] if incremental else 0) + n
-        db.executemany("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)",
-                       [("version", LEXICON_VERSION), ("max_key", max(last, stats["max_key"])),
-                        ("posts", posts)])
+        terms.write(counts, {"version": LEXICON_VERSION, "max_key": max(last, state["max_key"]),
+                             "posts": (meta["posts"] if incremental else 0) + n}, replace=not incremental)
 
     def df(self, kind: str, text: str) -> int:
-        r = self.db.execute("SELECT df FROM terms WHERE kind = ? AND text = ?", (kind, text)).fetchone()
-        return r[0] if r else 0
+        return self.terms.df(kind, text)
 
     def prefixed(self, kind: str, prefix: str, n: int, min_df: int = MIN_POSTS) -> list[tuple[str, int]]:
         """Items of a kind starting with `prefix`, most posts first."""
-        return self.db.execute("SELECT text, df FROM terms WHERE kind = ? AND text >= ? AND text < ? AND df >= ? "
-                               "ORDER BY df DESC, text LIMIT ?", (kind, prefix, prefix + "\U0010ffff", min_df, n)
-                               ).fetchall()
+        return self.terms.prefixed(kind, prefix, n, min_df)
 
     def speller(self):
         """A SymSpell dictionary (symspellpy: precomputed deletes, edit distance <= 2) of the words in >= MIN_POSTS
@@ -133,27 +238,35 @@ class Lexicon:
             from symspellpy import SymSpell
 
             s = SymSpell(max_dictionary_edit_distance=MAX_EDIT, prefix_length=7)
-            for text, df in self.db.execute("SELECT text, df FROM terms WHERE kind = 'word' AND df >= ?",
-                                            (MIN_POSTS,)):
+            for text, df in self.terms.words(MIN_POSTS):
                 s.create_dictionary_entry(text, df)
             self._speller = s
         return self._speller
 
     def close(self) -> None:
-        self.db.close()
+        self.terms.close()
 
 
 # ---------------------------------------------------------------------------------------------------- query log
 class QueryLog:
-    """Past queries of an index (`queries.sqlite` beside it): the query text, when, and how many hits it had; no
-    user. `warble search` appends unless --no-log; autocomplete offers past queries that found something."""
+    """Past queries of an index: the query text, when, and how many hits it had; no user. `warble search` appends
+    unless --no-log; autocomplete offers past queries that found something. Kept in `queries.sqlite` beside an
+    embedded index, in the `query_log` table of a PostgreSQL index's schema."""
 
-    def __init__(self, db: sqlite3.Connection):
-        self.db = db
+    def __init__(self, db: sqlite3.Connection | None = None, index=None):
+        self.db, self.index = db, index  # one of them: SQLite, or a PostgreSQL index
 
     @classmethod
-    def open(cls, index_dir: str | Path) -> QueryLog:
-        db = sqlite3.connect(Path(index_dir) / QUERY_LOG_FILE, timeout=30, check_same_thread=False)
+    def open(cls, index_or_dir) -> QueryLog:
+        """The log of an index (either backend), or of an embedded index's directory."""
+        if _is_postgres(index_or_dir):
+            with index_or_dir.side_transaction() as conn:
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('warble.query_log.' || current_schema()))")
+                for stmt in _PG_LOG_DDL:
+                    conn.execute(stmt)
+            return cls(index=index_or_dir)
+        path = getattr(index_or_dir, "path", index_or_dir)
+        db = sqlite3.connect(Path(path) / QUERY_LOG_FILE, timeout=30, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("CREATE TABLE IF NOT EXISTS queries (ts REAL, query TEXT, norm TEXT, hits INTEGER)")
         db.execute("CREATE INDEX IF NOT EXISTS queries_norm ON queries (norm)")
@@ -164,33 +277,46 @@ class QueryLog:
         return " ".join(query.lower().split())
 
     def append(self, query: str, hits: int) -> None:
-        if query.strip():
-            with self.db:
-                self.db.execute("INSERT INTO queries VALUES (?, ?, ?, ?)", (time.time(), query.strip(),
-                                                                           self.norm(query), hits))
+        if not query.strip():
+            return
+        row = (time.time(), query.strip(), self.norm(query), hits)
+        if self.index is not None:
+            with self.index.side_transaction() as conn:
+                conn.execute("INSERT INTO query_log (ts, query, norm, hits) VALUES (%s, %s, %s, %s)", row)
+            return
+        with self.db:
+            self.db.execute("INSERT INTO queries VALUES (?, ?, ?, ?)", row)
 
     def completions(self, prefix: str, n: int) -> list[tuple[str, int]]:
         """Past queries that found posts and start with `prefix` (case- and space-insensitively): most asked first,
-        then most recent; each with how often it was asked."""
+        then most recent; each as it was last typed, with how often it was asked."""
         p = self.norm(prefix) + (" " if prefix[-1:].isspace() and prefix.strip() else "")
-        return [(q, c) for q, c, _ in self.db.execute(
-            "SELECT query, count(*) AS c, max(ts) AS t FROM queries WHERE norm >= ? AND norm < ? AND hits > 0 "
-            "GROUP BY norm ORDER BY c DESC, t DESC LIMIT ?", (p, p + "\U0010ffff", n))]
+        if self.index is not None:
+            rows = self.index.side_query(
+                "SELECT (array_agg(query ORDER BY ts DESC))[1], count(*) AS c, max(ts) AS t FROM query_log "
+                "WHERE norm >= %s AND norm < %s AND hits > 0 GROUP BY norm ORDER BY c DESC, t DESC LIMIT %s",
+                (*_prefix_range(p), n))
+        else:  # SQLite: the bare column `query` comes from the row of max(ts)
+            rows = self.db.execute(
+                "SELECT query, count(*) AS c, max(ts) AS t FROM queries WHERE norm >= ? AND norm < ? AND hits > 0 "
+                "GROUP BY norm ORDER BY c DESC, t DESC LIMIT ?", (*_prefix_range(p), n)).fetchall()
+        return [(q, c) for q, c, _ in rows]
 
     def close(self) -> None:
-        self.db.close()
+        if self.db is not None:
+            self.db.close()
 
 
-def log_query(index_dir: str | Path, query: str, hits: int) -> None:
+def log_query(index_or_dir, query: str, hits: int) -> None:
     """Append one query to the index's query log (a failure to write it never fails the search)."""
     try:
-        log = QueryLog.open(index_dir)
+        log = QueryLog.open(index_or_dir)
         try:
             log.append(query, hits)
         finally:
             log.close()
-    except sqlite3.Error as e:
-        print(f"warning: query not logged ({e})", file=sys.stderr)
+    except _db_errors() as e:
+        print(f"warning: query not logged ({str(e).strip().splitlines()[0]})", file=sys.stderr)
 
 
 # ---------------------------------------------------------------------------------------------------- spelling

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from fastapi import Depends, FastAPI, Request
+from fastapi import BackgroundTasks, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPBearer
@@ -560,8 +560,9 @@ def create_app(engine, settings: ServeSettings | None = None, index=None, ads: d
 
     @app.post("/v1/search", response_model=SearchResponse, tags=["search"], dependencies=secured,
               summary="search posts with the platform's query syntax (lexical, dense or hybrid)")
-    async def search(req: SearchRequest, request: Request):
+    async def search(req: SearchRequest, request: Request, background: BackgroundTasks):
         from warble.search.query import QuerySyntaxError, parse, unparse
+        from warble.serve.routes.search_answer import log_query
 
         if index is None:
             raise APIError(404, "this server has no search index (start it with --index IDX)", param=None,
@@ -576,6 +577,8 @@ def create_app(engine, settings: ServeSettings | None = None, index=None, ads: d
             hits = await asyncio.to_thread(index.search, node, req.mode, req.limit)
         except InputError as e:  # e.g. dense mode on an index built without embeddings
             raise APIError(400, str(e), param="mode") from None
+        if req.log:  # after the response is sent: the write is not on the query's clock
+            background.add_task(log_query, index, req.query, len(hits))
         return SearchResponse(query=req.query, parsed=unparse(node), mode=req.mode, hits=[h.to_dict() for h in hits],
                               took_ms=round(1000 * (time.perf_counter() - t0), 3))
 

@@ -172,6 +172,8 @@ class SearchRequest(_Request):
     query: StrictStr = Field(min_length=1, description="the platform's advanced-search syntax (docs/SEARCH.md)")
     mode: Literal["lexical", "dense", "hybrid"] = "hybrid"
     limit: StrictInt = Field(10, ge=1, le=100)
+    log: StrictBool = Field(True, description="false: the query is not recorded in the index's query log (the "
+                                              "past queries that /v1/search/complete offers)")
 
 
 class SearchResponse(BaseModel):

@@ -163,8 +163,10 @@ class SearchBackend:
         if self.spec["kind"] == "none":
             return None
         if self._embedder is None:
+            # a read-only handle embeds one query at a time: one thread does it as fast as several, and a second
+            # one would spin on the core that the rest of the search runs on (docs/LOG.md, 1M-post latency)
             self._embedder = embed.load_embedder(self.spec["kind"], model=self._model, spec=self.spec,
-                                                 device=self._device)
+                                                 device=self._device, threads=1 if self.readonly else None)
             self._own_embedder = True
         if not self._embedder_checked:
             self._check_embedder(self._embedder)
@@ -191,6 +193,16 @@ class SearchBackend:
         return lex, dense
 
     def _newest_ms(self) -> int | None:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------------------------------------ side data
+    def iter_posts(self, above: int = 0, batch: int = 20_000):
+        """Batches of (key, post) of the live posts with key > `above`, in key order (what the suggestion lexicon
+        of `warble.search.understand` counts)."""
+        raise NotImplementedError
+
+    def max_key(self) -> int:
+        """A key at least as high as every live post's (0 for an empty index); it grows with every add."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------------------------ search

@@ -39,13 +39,14 @@ class WarbleEmbedder:
 
     kind = "warble"
 
-    def __init__(self, run_dir: str | Path, *, device: str = "auto", dtype: str = "auto"):
+    def __init__(self, run_dir: str | Path, *, device: str = "auto", dtype: str = "auto", threads: int | None = None):
+        """`threads`: torch threads of the engine's compute thread (default: all cores)."""
         from warble.serve.engine import Engine
 
         self.run_dir = Path(run_dir).resolve()
         if not self.run_dir.is_dir():
             raise InputError(f"model run directory {run_dir} does not exist")
-        self.engine = Engine.load(self.run_dir, device=device, dtype=dtype)
+        self.engine = Engine.load(self.run_dir, device=device, dtype=dtype, threads=threads)
         self.dim = self.engine.embedding_dim
 
     def _fit(self, text: str) -> str:
@@ -97,8 +98,9 @@ class MiniLMEmbedder:
 
 
 def load_embedder(kind: str, *, model: str | Path | None = None, spec: dict | None = None,
-                  device: str = "auto") -> Embedder | None:
-    """An embedder by kind (`warble` needs `model`, a run directory; else the run recorded in `spec`)."""
+                  device: str = "auto", threads: int | None = None) -> Embedder | None:
+    """An embedder by kind (`warble` needs `model`, a run directory; else the run recorded in `spec`).
+    `threads`: the Warble engine's torch threads (default all cores; MiniLM uses torch's global setting)."""
     if kind not in KINDS:
         raise ConfigError(f"embedder must be one of {', '.join(KINDS)}, got {kind!r}")
     if kind == "none":
@@ -111,7 +113,7 @@ def load_embedder(kind: str, *, model: str | Path | None = None, spec: dict | No
     if not Path(run).is_dir():
         raise InputError(f"model run directory {run} does not exist"
                          + ("" if model else " (recorded in the index; pass --model RUN)"))
-    return WarbleEmbedder(run, device=device)
+    return WarbleEmbedder(run, device=device, threads=threads)
 
 
 def probe(embedder: Embedder) -> list[list[float]]:

@@ -130,18 +130,20 @@ class SearchIndex(SearchBackend):
                 raise InputError(f"{self.path}: another process (or handle) is writing this index") from None
             self._remove_strays(meta)
             self._reconcile_lexical(meta)
-        self._load_dense(meta)
+        dead = self.store.dead_keys()
+        self._dead = set(dead.tolist())
+        self._load_dense(meta, dead)
         self._seen = {k: meta.get(k) for k in ("lexical_gen", "dense_gen", "change_seq", "lexical_upto")}
         self._seen["max_key"] = self.store.max_key()
 
-    def _load_dense(self, meta: dict) -> None:
+    def _load_dense(self, meta: dict, dead: np.ndarray) -> None:
         if self.spec["kind"] == "none":
             self.dense = None
             return
         gen = meta.get("dense_gen") or 0
         self.dense = Dense.load(self._gen_dir("dense", gen), mmap=self.readonly) if gen else Dense(self.spec["dim"])
         self._catch_up_dense()
-        self.dense.mark_dead(self.store.dead_keys())
+        self.dense.mark_dead(dead)
 
     def _catch_up_dense(self) -> int:
         """Add the vectors the store holds beyond the dense index's watermark (no re-embedding)."""
@@ -189,11 +191,13 @@ class SearchIndex(SearchBackend):
                 return
             if meta["lexical_upto"] != self._seen["lexical_upto"] or meta["change_seq"] != self._seen["change_seq"]:
                 self.lex.reload()
-            if self.dense is not None:
-                if top != self._seen["max_key"]:
-                    self._catch_up_dense()
-                if meta["change_seq"] != self._seen["change_seq"]:
-                    self.dense.mark_dead(self.store.dead_keys())
+            if self.dense is not None and top != self._seen["max_key"]:
+                self._catch_up_dense()
+            if meta["change_seq"] != self._seen["change_seq"]:  # posts were killed: the store's dead list again
+                dead = self.store.dead_keys()
+                self._dead = set(dead.tolist())
+                if self.dense is not None:
+                    self.dense.mark_dead(dead)
             self._seen.update(meta, max_key=top)
 
     # ------------------------------------------------------------------------------------------------ embedder
@@ -291,6 +295,7 @@ class SearchIndex(SearchBackend):
         except BaseException:
             self.store.rollback()
             raise
+        self._dead.update(keys)
         if keys:
             self.lex.delete_keys(keys)
             self.lex.commit()
@@ -367,6 +372,7 @@ class SearchIndex(SearchBackend):
             except BaseException:
                 self.store.rollback()
                 raise
+            self._dead = set()  # the dead rows are gone from the store (keys are never reused)
             old_lex = self.lex
             self.lex = new_lex
             old_lex.close()
@@ -404,7 +410,7 @@ class SearchIndex(SearchBackend):
         compiled = self.lex.compiler.compile(node) if use_lex else None
         lex = self.lex.search(compiled, n) if use_lex else []
         dense = self._dense_raw(" ".join(ast.text_terms(node)), relax_text(node), n) if use_dense else []
-        live = self.store.live_keys({k for k, _ in lex} | {k for k, _ in dense})
+        live = self._live_keys({k for k, _ in lex} | {k for k, _ in dense})
         kept = [(k, s) for k, s in lex if k in live]
         if len(kept) < len(lex) and len(lex) == n:
             kept = self._lexical(compiled, n)
@@ -412,13 +418,20 @@ class SearchIndex(SearchBackend):
             kept = _by_score(kept)
         return kept, _by_score([(k, s) for k, s in dense if k in live])
 
+    def _live_keys(self, keys) -> set[int]:
+        """The candidates that are live posts, by the store's list of dead posts as this search began (`refresh`
+        reads it again whenever the store's change counter moved; this handle's own deletes update it at once). The
+        hits returned are then read from the store with the full check (`_live_rows`), so a post killed during
+        the search is not returned either."""
+        return {k for k in keys if k not in self._dead}
+
     def _lexical(self, compiled: Compiled, n: int) -> list[tuple[int, float]]:
-        """Top n live (key, BM25) from tantivy, each checked against the store; fetches deeper while hits are
-        dead (deleted in the store, not yet in tantivy)."""
+        """Top n live (key, BM25) from tantivy, each checked against the store's dead list (`_live_keys`); fetches
+        deeper while hits are dead (deleted in the store, not yet in tantivy)."""
         fetch = n
         while True:
             hits = self.lex.search(compiled, fetch)
-            live = self.store.live_keys([k for k, _ in hits])
+            live = self._live_keys([k for k, _ in hits])
             kept = [(k, s) for k, s in hits if k in live]
             if len(kept) >= n or len(hits) < fetch:
                 return _by_score(kept[:n]) if compiled.scored else kept[:n]  # unscored: newest first
@@ -427,7 +440,7 @@ class SearchIndex(SearchBackend):
     def _dense(self, text: str, filt: ast.Node | None, n: int) -> list[tuple[int, float]]:
         """`_dense_raw`, checked against the store."""
         cands = self._dense_raw(text, filt, n)
-        live = self.store.live_keys([k for k, _ in cands])
+        live = self._live_keys([k for k, _ in cands])
         return _by_score([(k, s) for k, s in cands if k in live])
 
     def _dense_raw(self, text: str, filt: ast.Node | None, n: int) -> list[tuple[int, float]]:
@@ -482,6 +495,12 @@ class SearchIndex(SearchBackend):
         return self.dense.mask_of_keys(self.lex.matching_keys(fq, self.lex.count(fq)))
 
     # ------------------------------------------------------------------------------------------------ the rest
+    def iter_posts(self, above: int = 0, batch: int = 20_000):
+        return self.store.iter_live(above=above, batch=batch)
+
+    def max_key(self) -> int:
+        return self.store.max_key()
+
     def get(self, ids: Sequence[str]) -> dict[str, dict]:
         """Live posts by id (deleted or opted-out ones are absent), as the store holds them."""
         return {i: {k: v for k, v in r.items() if k != "live"}

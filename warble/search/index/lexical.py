@@ -243,8 +243,12 @@ class Lexical:
 
     @property
     def writer(self) -> tantivy.IndexWriter:
+        # One indexing thread: several split the documents between their segments as they happen to be free, and
+        # documents of equal BM25 are ranked by their place in the segments, so which of them take the last
+        # candidate places (the 100th of a hybrid list, say) changed from build to build. With one thread an add
+        # is one segment in insertion (key) order. Tantivy indexes ~100k posts/s either way; embedding is the cost.
         if self._writer is None:
-            self._writer = self.index.writer(heap_size=WRITER_HEAP, num_threads=0)
+            self._writer = self.index.writer(heap_size=WRITER_HEAP, num_threads=1)
         return self._writer
 
     def add(self, rows: Iterable[tuple[int, dict]]) -> None:

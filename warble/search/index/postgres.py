@@ -166,8 +166,10 @@ class SqlQuery:
         else:
             conds = " AND ".join(f"p.toks[g.i + {j}] = %s" for j in range(len(toks)))
             tf = f"(SELECT count(*) FROM generate_subscripts(p.toks, 1) g(i) WHERE {conds})"
-        return (f"(c.idf{i} * {1 + K1} * {tf} / ({tf} + {K1} * (1 - {B} + {B} * p.dl / c.avgdl)))",
-                [*toks, *toks])
+        # idf (k1 + 1) tf / (tf + K) written as idf (k1 + 1) (1 - K / (tf + K)): the same score, with the term
+        # frequency (a scan of the row's token array) computed once per row instead of twice
+        norm = f"{K1} * (1 - {B} + {B} * p.dl / c.avgdl)"
+        return f"(c.idf{i} * {1 + K1} * (1 - {norm} / ({tf} + {norm})))", list(toks)
 
     def _score(self, node: ast.Node, matched: bool = True) -> tuple[str, list]:
         """`matched`: the row is known to match `node` (the whole query, or a positive child of an And that does),
@@ -481,6 +483,35 @@ class PostgresIndex(SearchBackend):
         return self.conn.execute("SELECT newest_ms FROM stats").fetchone()[0]
 
     # ------------------------------------------------------------------------------------------------ the rest
+    def iter_posts(self, above: int = 0, batch: int = 20_000):
+        last = above
+        while True:
+            with self._lock:
+                rows = self.conn.execute(f"SELECT key, {', '.join(FIELDS)} FROM posts WHERE key > %s ORDER BY key "
+                                         "LIMIT %s", (last, batch)).fetchall()
+            if not rows:
+                return
+            yield [(r[0], dict(zip(FIELDS, r[1:]))) for r in rows]
+            last = rows[-1][0]
+
+    def max_key(self) -> int:
+        with self._lock:
+            return self.conn.execute("SELECT COALESCE(max(key), 0) FROM posts").fetchone()[0]
+
+    @contextmanager
+    def side_transaction(self):
+        """A read-write transaction on this handle's connection, read-only handles included, for the index's side
+        tables that searching writes (`warble.search.understand`: the query log, the suggestion lexicon). On a hot
+        standby it fails (psycopg.Error): the callers treat those tables as optional."""
+        with self._lock, self.conn.transaction():
+            self.conn.execute("SET TRANSACTION READ WRITE")
+            yield self.conn
+
+    def side_query(self, sql: str, params: Sequence = ()) -> list[tuple]:
+        """The rows of a read of those side tables, on this handle's connection."""
+        with self._lock:
+            return self.conn.execute(sql, params).fetchall()
+
     def get(self, ids: Sequence[str]) -> dict[str, dict]:
         with self._lock:
             cur = self.conn.execute(f"SELECT {', '.join(FIELDS)} FROM posts WHERE id = ANY(%s)", (list(ids),))

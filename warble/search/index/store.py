@@ -123,18 +123,6 @@ class Store:
     def dead_keys(self) -> np.ndarray:
         return np.array([r[0] for r in self.db.execute("SELECT key FROM posts WHERE live = 0")], dtype=np.int64)
 
-    def live_keys(self, keys: Sequence[int]) -> set[int]:
-        """Which keys are live posts: the check every hit passes before it is returned. Opted-out authors and
-        deleted ids are checked directly too, not only through the live flag."""
-        out: set[int] = set()
-        for part in _chunks(list(keys)):
-            out.update(r[0] for r in self.db.execute(
-                f"SELECT key FROM posts p WHERE key IN ({_marks(len(part))}) AND live = 1 "
-                "AND NOT EXISTS (SELECT 1 FROM opted_out o WHERE o.author_id = p.author_id) "
-                "AND NOT EXISTS (SELECT 1 FROM deleted_ids d WHERE d.id = p.id OR d.id = p.repost_of_id)",
-                [int(k) for k in part]))
-        return out
-
     def live_rows(self, keys: Sequence[int]) -> dict[int, dict]:
         """The rows of the keys that are live: the check every hit passes before it is returned. Opted-out
         authors and deleted ids are checked directly too, not only through the live flag."""

@@ -61,9 +61,7 @@ def parse_query(query: str):
 def log_query(index, query: str, hits: int) -> None:
     from warble.search.understand import log_query as append
 
-    path = getattr(index, "path", None)
-    if path is not None:  # an index with a directory (the embedded backend) keeps the log beside it
-        append(path, query, hits)
+    append(index, query, hits)  # either backend: beside the embedded index, in the PostgreSQL index's schema
 
 
 def make_router() -> APIRouter:

@@ -32,10 +32,7 @@ def _lexicon(request: Request, index):
     """The app's lexicon of its index, current with the index (the spelling dictionary is built once per state)."""
     from warble.search.understand import Lexicon
 
-    if getattr(index, "path", None) is None:
-        raise APIError(501, "suggestions need an index with a directory (the embedded backend)")
-    stats = index.stats()
-    state = (stats["max_key"], stats["posts"])
+    state = (index.max_key(), index.stats()["posts"])
     with _lock:
         held = getattr(request.app.state, "search_lexicon", None)
         if held is None or held[0] != state:
@@ -74,7 +71,7 @@ def make_router() -> APIRouter:
 
         def work():
             lex = _lexicon(request, index)
-            log = QueryLog.open(index.path)
+            log = QueryLog.open(index)
             try:
                 with _lock:
                     return complete(lex, req.text, n=req.limit, log=log)
