@@ -8,7 +8,10 @@ spent on real tokens. The same model (weights copied with `hf_state_dict`), the 
 `build_optimizer`, same lr, gradient clipping at 1.0) and the same posts, step for step, in three layouts:
 
 1. warble        Warble's `Transformer` on packed rows from `PackedLoader`: many posts per row, each attending only
-                 to itself (doc_ids mask), rotary positions restarting per post. Padding only at row ends.
+                 to itself (doc_ids mask), rotary positions restarting per post. Padding only at row ends. On CPU
+                 with short posts the model computes the same loss and gradients with less work: attention only
+                 over the keys each post can reach, only the positions the loss depends on (not each post's last
+                 token nor padding), and the vocabulary head fused with the cross-entropy block by block.
 2. hf_padded     `LlamaForCausalLM` (attn_implementation="sdpa") with one post per sequence, right-padded to the
                  longest post of the batch, attention_mask, labels -100 on padding: what a user gets from a
                  padding DataCollator. The batch of step k holds exactly the posts of Warble's step k, in order.
@@ -286,7 +289,9 @@ def main(argv=None) -> dict:
         attn_impl = cfg.attn_impl if cfg.attn_impl != "auto" else ("flex" if cuda else "sdpa")
         variants = [
             Variant("warble", model, warble_forward, warble_in, useful, raw_packed,
-                    note=f"per-post mask, positions restarting per post ({attn_impl} attention)"),
+                    note=f"per-post mask, positions restarting per post ({attn_impl} attention"
+                         + ("; short posts: post windows, loss positions only, fused blockwise cross-entropy; "
+                            "raw tokens count the row's positions, not the fewer it computes)" if not cuda else ")")),
             Variant("hf_padded", hf_models["hf_padded"], hf_forward, padded_in, useful,
                     [p["input_ids"].numel() for p in padded],
                     note="one post per sequence, right-padded to the longest post of the batch"),
@@ -327,6 +332,7 @@ def main(argv=None) -> dict:
             "mfu": res["warble"]["mfu"],
             "hf_padded_mfu": res["hf_padded"]["mfu"],
             "hf_packed_mfu": res["hf_packed"]["mfu"],
+            "dtype": args.dtype,  # every variant in it (bf16: autocast over fp32 weights)
             "ratio_warble_vs_hf_padded": ratios["hf_padded"],
             "ratio_warble_vs_hf_packed": ratios["hf_packed"],
             "ratio_warble_vs_hf_packed_docmask": ratios["hf_packed_docmask"],

@@ -83,3 +83,19 @@ def test_a_rows_draws_do_not_depend_on_the_batch():
         batch = sample(logits, together)
         one_by_one = [int(sample(logits[i:i + 1], [r])[0]) for i, r in enumerate(alone)]
         assert batch.tolist() == one_by_one
+
+
+def test_extreme_temperatures_and_saturated_mass_stay_in_the_vocabulary():
+    """A tiny temperature is the argmax (not inf - inf = NaN, which once drew the id one past the vocabulary); top_p 1
+    with top-k keeps every top-k token even where an fp32 cumulative sum saturates; a row with nothing to draw from
+    (every token banned) falls back to its argmax instead of an id outside the vocabulary."""
+    logits = torch.tensor([[30.0, 0.0, -5.0, -10.0], [1.0, 3.0, 2.0, 0.0]])
+    gen = [torch.Generator().manual_seed(s) for s in range(2)]
+    tiny = [RowSampling(SamplingParams(temperature=1e-40, seed=s), g) for s, g in enumerate(gen)]
+    for _ in range(20):
+        assert sample(logits, tiny).tolist() == [0, 1]
+    probs = torch.softmax(logits[:1], -1)
+    assert kept_tokens(probs, [SamplingParams(top_k=3)]).tolist() == [[True, True, True, False]]
+    banned = RowSampling(SamplingParams(temperature=1.0, seed=1), torch.Generator().manual_seed(1))
+    banned.banned = [0, 1, 2, 3]
+    assert sample(logits[:1], [banned]).tolist()[0] in range(4)

@@ -206,12 +206,13 @@ def _small_posts():
 def test_add_delete_opt_out_and_compact_at_once(backend, tmp_path_factory, pg_dsn, embedder):
     idx = _make(backend, tmp_path_factory, pg_dsn, embedder, "updates")
     try:
-        assert idx.add(_small_posts()) == 5
+        assert idx.add(_small_posts()) == 5 and idx.live_posts() == 5
         assert set(_ids(idx, "launch")) == {"p1", "p2", "p3", "p5"}
         assert _ids(idx, "to:ann") == ["p5"]
         assert idx.add(_small_posts()) == 0 and idx.last_add["duplicates"] == 5
         assert idx.add([post(6, "another launch")]) == 1 and "p6" in _ids(idx, "launch")  # searchable at once
         assert idx.delete(["p1"]) == 2  # p1 and its repost p3
+        assert idx.live_posts() == idx.stats()["posts"] == 4
         for mode in ("lexical", "dense", "hybrid"):
             got = {h.id for h in idx.search("rocket launch delayed", mode=mode, limit=50)}
             assert not got & {"p1", "p3"}, mode
@@ -221,8 +222,9 @@ def test_add_delete_opt_out_and_compact_at_once(backend, tmp_path_factory, pg_ds
         r = idx.apply_compliance(opt_out_authors=["ann"])
         assert r["removed"] == 1 and not {"p4"} & set(_ids(idx, "-filter:links"))
         assert idx.add([post(8, "ann again", author_id="ann")]) == 0 and idx.last_add["refused_compliance"] == 1
+        assert idx.live_posts() == 3
         assert idx.compact()["removed"] == 3
-        assert idx.stats()["posts"] == 3 and set(_ids(idx, "-filter:links")) == {"p2", "p5", "p6"}
+        assert idx.live_posts() == idx.stats()["posts"] == 3 and set(_ids(idx, "-filter:links")) == {"p2", "p5", "p6"}
         assert set(_ids(idx, "launch")) == {"p2", "p5", "p6"}
     finally:
         idx.close()
@@ -321,6 +323,50 @@ def test_suggestions_autocomplete_and_query_log_on_both(tmp_path_factory, pg_dsn
     finally:
         for idx in idxs.values():
             idx.close()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lexicon_counts_posts_without_holding_the_index_lock(backend, tmp_path_factory, pg_dsn, monkeypatch):
+    """A lexicon update reads the posts with the index handle's lock free (searches on a shared handle go on),
+    taking it only for the short write; a delete makes it rebuild."""
+    from warble.search import understand
+
+    idx = _make(backend, tmp_path_factory, pg_dsn, "none", "lexlock")
+    counted = []
+
+    def items(post):
+        counted.append(idx._lock._is_owned())  # by this thread: the one counting
+        return real(post)
+
+    real = understand.post_items
+    monkeypatch.setattr(understand, "post_items", items)
+    try:
+        idx.add(_small_posts())
+        understand.Lexicon.open(idx).close()
+        idx.delete(["p2"])
+        lex = understand.Lexicon.open(idx)
+        assert lex.df("word", "party") == 0 and lex.df("word", "launch") == 3 and lex.posts == 4
+        lex.close()
+        assert len(counted) == 5 + 4 and not any(counted)
+    finally:
+        idx.close()
+
+
+def test_live_posts_counter_started_for_an_older_embedded_index(tmp_path):
+    """An index made before the live-post counter: counted until a writer opens it, which starts the counter."""
+    from warble.search.index import SearchIndex
+    from warble.search.index.store import LIVE_POSTS
+
+    with SearchIndex.create(tmp_path / "idx", "none") as idx:
+        idx.add(_small_posts())
+        idx.delete(["p2"])
+        idx.store.db.execute("DELETE FROM meta WHERE k = ?", (LIVE_POSTS,))
+    with SearchIndex.open(tmp_path / "idx", readonly=True) as reader:
+        assert reader.live_posts() == 4 and reader.store.get_meta(LIVE_POSTS) is None
+    with SearchIndex.open(tmp_path / "idx") as idx:
+        assert idx.store.get_meta(LIVE_POSTS) == 4
+        idx.add([post(9, "one more")])
+        assert idx.live_posts() == idx.stats()["posts"] == 5
 
 
 def test_http_suggest_complete_and_query_log_on_both(tmp_path_factory, pg_dsn, posts):

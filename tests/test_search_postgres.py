@@ -223,3 +223,66 @@ def test_bulk_load_rebuilds_the_indexes_and_open_repairs_them(pg_dsn, fresh_sche
         conn.execute(f"DROP INDEX {fresh_schema}.posts_tsv")  # as a writer killed inside bulk_load leaves it
         open_index(fresh_schema, backend="postgres", dsn=pg_dsn).close()
         assert indexes(conn) == full
+
+
+def test_read_only_role_searches_logs_and_suggests_without_ddl(pg_dsn, fresh_schema, capsys):
+    """A role that may only read the schema and append to query_log (no CREATE on the schema): it searches, logs
+    queries and reads a current lexicon; a stale lexicon it cannot rewrite is a clean InputError; a log it may not
+    write or read is warned about once and the search and completion go on."""
+    from warble.search.understand import Lexicon, complete, log_query, open_query_log, suggest
+
+    with create_index(fresh_schema, "none", backend="postgres", dsn=pg_dsn) as idx:
+        idx.add([post(i, f"marmalade sandwich number{i % 4}") for i in range(12)])
+        Lexicon.open(idx).close()  # current: the reader only reads it
+    ro = f"ro_{fresh_schema}"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {ro} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA {fresh_schema} TO {ro}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {fresh_schema} TO {ro}")
+        conn.execute(f"GRANT INSERT ON {fresh_schema}.query_log TO {ro}")
+        ro_dsn = pg_dsn.replace("postgres@", f"{ro}@", 1)
+        reader = open_index(fresh_schema, backend="postgres", dsn=ro_dsn, readonly=True)
+        try:
+            assert len(reader.search("marmalade")) == 10
+            log_query(reader, "marmalade sandwich", 10)
+            lex = Lexicon.open(reader)
+            assert suggest(lex, "marmalde")["suggestions"][0]["text"] == "marmalade"
+            log = open_query_log(reader)
+            assert complete(lex, "marm", log=log)[0] == {"text": "marmalade sandwich", "source": "queries",
+                                                          "count": 1}
+            lex.close()
+            assert capsys.readouterr().err == ""
+
+            with open_index(fresh_schema, backend="postgres", dsn=pg_dsn) as writer:
+                writer.add([post(20, "marmalade toast")])
+            with pytest.raises(InputError, match="cannot keep the lexicon"):
+                Lexicon.open(reader)  # stale, and this role may not rewrite it
+
+            conn.execute(f"REVOKE INSERT, SELECT ON {fresh_schema}.query_log FROM {ro}")
+            log_query(reader, "marmalade toast", 1)
+            log_query(reader, "marmalade toast", 1)
+            assert capsys.readouterr().err.count("warning: queries are not logged") == 1  # once, not per query
+            with open_index(fresh_schema, backend="postgres", dsn=pg_dsn) as writer:
+                Lexicon.open(writer).close()
+            lex = Lexicon.open(reader)
+            assert [c["source"] for c in complete(lex, "marm", log=log)] == ["terms"]  # posts only
+            assert "past queries cannot be read" in capsys.readouterr().err
+            lex.close()
+            assert conn.execute(f"SELECT count(*) FROM {fresh_schema}.query_log").fetchone()[0] == 1
+        finally:
+            reader.close()
+
+        # a schema made before the side tables: the reader cannot create them (no log, a clean lexicon error);
+        # the next writable open does
+        conn.execute(f"DROP TABLE {fresh_schema}.query_log, {fresh_schema}.lexicon_meta, "
+                     f"{fresh_schema}.lexicon_terms")
+        with open_index(fresh_schema, backend="postgres", dsn=ro_dsn, readonly=True) as reader:
+            assert open_query_log(reader) is None
+            log_query(reader, "marmalade", 10)
+            with pytest.raises(InputError, match="cannot keep the lexicon"):
+                Lexicon.open(reader)
+        open_index(fresh_schema, backend="postgres", dsn=pg_dsn).close()
+        assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = %s AND tablename = ANY(%s)",
+                            (fresh_schema, ["query_log", "lexicon_meta", "lexicon_terms"])).fetchone()[0] == 3
+        conn.execute(f"DROP OWNED BY {ro}")
+        conn.execute(f"DROP ROLE {ro}")

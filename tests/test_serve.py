@@ -714,6 +714,10 @@ def test_search_endpoint_matches_the_index(engine, search_index):
     done = client.post("/v1/search/complete", json={"text": word[:3], "limit": 20}, headers=AUTH).json()
     texts = [(c["text"], c["source"]) for c in done["completions"]]
     assert (f"{word} -filter:replies", "queries") in texts and not any("secretquery" in t for t, _ in texts)
+    quiet = TestClient(create_app(engine, ServeSettings(api_keys=(KEY,), query_log=False), search_index))
+    assert quiet.post("/v1/search", json={"query": f"{word} unlogged", "mode": "lexical"}, headers=AUTH).status_code == 200
+    done = client.post("/v1/search/complete", json={"text": word[:3], "limit": 20}, headers=AUTH).json()
+    assert not any("unlogged" in c["text"] for c in done["completions"])  # warble serve --no-query-log
     assert_error(client.post("/v1/search", json={"query": "(unclosed"}), 401)  # the same auth as every route
     err = assert_error(client.post("/v1/search", json={"query": "#ai (from:x"}, headers=AUTH), 400)
     assert err["param"] == "query" and "at 4" in err["message"]

@@ -175,7 +175,12 @@ class EngagementModel:
         if "warble" not in meta["models"] or not use_warble:
             engine = None  # the caller's engine is not needed
         if engine is not None:
-            _check_same_embedder(engine, meta, tensors.get("warble.probes"))
+            try:
+                _check_same_embedder(engine, meta, tensors.get("warble.probes"))
+            except BaseException:
+                if owned:  # the engine load() started is not handed to anyone: stop its thread
+                    engine.shutdown()
+                raise
         model = cls(meta, tensors, engine, notes)
         model._owns_engine = owned
         return model

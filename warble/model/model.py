@@ -6,7 +6,10 @@ no biases, tied or untied embeddings. Parameter names map one to one onto Huggin
 
 Rows are packed with several posts. With `doc_ids` a token attends only to earlier tokens of its own post, and
 `positions` (restarting at 0 for each post) drive the rotary embeddings, so a packed post is computed exactly as if
-it were alone.
+it were alone. On CPU, where SDPA computes every score a mask hides, short posts take a faster road to the same
+result: attention only over the keys a post can reach (`windowed_attention`), the loss computed only on the positions
+it depends on (`loss_positions`), and the vocabulary head fused with the cross-entropy block by block
+(`linear_cross_entropy`), which never holds the [tokens, vocab] logits.
 
 For inference, `kv` (a `warble.serve.kv_cache.StepCache`) stores each layer's new keys and values in a preallocated
 cache and attends over everything the new tokens may see; the model itself stays stateless.
@@ -23,6 +26,8 @@ from torch import nn
 from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex_attention
 
 from warble.model.config import ModelConfig
+from warble.model.loss import IGNORE_INDEX, linear_cross_entropy, loss_positions
+from warble.model.post_attention import PostWindows, dense_post_mask, post_windows, windowed_attention
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}  # the names flags and files use
 
@@ -81,6 +86,8 @@ class Attention(nn.Module):
         k = self.k_norm(k.view(B, T, self.n_kv_heads, self.head_dim))
         v = v.view(B, T, self.n_kv_heads, self.head_dim)
         q, k = apply_rope(q, *rope), apply_rope(k, *rope)
+        if isinstance(mask, PostWindows):
+            return self.wo(windowed_attention(q, k, v, mask))
         q = q.transpose(1, 2)  # [B, heads, T, head_dim]
         if kv is not None:  # inference: cache this step's keys/values; attend over the cached prefix and them
             return self.wo(kv.attend(q, k, v).transpose(1, 2).reshape(B, T, -1))
@@ -176,8 +183,10 @@ class Transformer(nn.Module):
         return self
 
     def attention_mask(self, doc_ids, T: int, device):
-        """None for plain causal attention; with per-post masking, a boolean [B, 1, T, T] mask for SDPA
-        (True = may attend) or a BlockMask for FlexAttention. Built once per forward, shared by all layers."""
+        """None for plain causal attention; with per-post masking, a BlockMask for FlexAttention or, for "sdpa", a
+        boolean [B, 1, T, T] mask (True = may attend) or, on CPU when the batch's posts are short, `PostWindows`
+        (the same attention computed only near the diagonal: SDPA on CPU computes every masked score). Built once
+        per forward, shared by all layers."""
         if doc_ids is None or not self.cfg.doc_mask:
             return None
         impl = self.cfg.attn_impl
@@ -190,22 +199,32 @@ class Transformer(nn.Module):
 
             # _compile: the uncompiled builder materialises a B x T x T boolean on every forward.
             return create_block_mask(same_post_causal, doc_ids.size(0), None, T, T, device=device, _compile=True)
-        causal = torch.ones(T, T, dtype=torch.bool, device=device).tril()
-        # Causal rows always see themselves, so no row is fully masked (SDPA returns zeros there on CPU); a row's
-        # padding is one segment of its own that attends only to padding.
-        return (causal & (doc_ids[:, :, None] == doc_ids[:, None, :]))[:, None]
+        if device.type == "cpu":  # (on GPU, measuring the longest post would cost a host sync per step)
+            windows = post_windows(doc_ids)
+            if 2 * windows.width <= T:  # measured: windows pay up to about half the row
+                return windows
+        return dense_post_mask(doc_ids)
 
     def hidden(self, tokens, *, doc_ids=None, positions=None, kv=None):
         """Final-normed hidden states [B, T, d_model] of tokens [B, T]. With `kv` (inference), tokens is one row of
         several sequences' new tokens, `positions` their absolute positions, and the cache does the attention."""
         T = tokens.size(1)
-        if T > self.cfg.max_seq_len and kv is None:  # (with kv, T is many sequences' tokens; the cache checks each)
+        if kv is None:  # (with kv, T is many sequences' tokens; the cache checks each)
+            self._check_length(T)
+        mask = kv.mask if kv is not None else self.attention_mask(doc_ids, T, tokens.device)
+        return self._blocks(tokens, positions, mask, kv)
+
+    def _check_length(self, T: int):
+        if T > self.cfg.max_seq_len:
             raise ValueError(f"sequence length {T} exceeds max_seq_len {self.cfg.max_seq_len}")
+
+    def _blocks(self, tokens, positions, mask, kv=None):
+        """Embedding, blocks and final norm of tokens [B, T] under a ready attention mask."""
+        T = tokens.size(1)
         if positions is None:
             rope = self.rope_cos[:T], self.rope_sin[:T]
         else:
             rope = self.rope_cos[positions], self.rope_sin[positions]
-        mask = kv.mask if kv is not None else self.attention_mask(doc_ids, T, tokens.device)
         x = self.tok_emb(tokens)
         for i, block in enumerate(self.layers):
             x = block(x, rope, mask, kv.layer(i) if kv is not None else None)
@@ -218,11 +237,23 @@ class Transformer(nn.Module):
     def forward(self, tokens, *, doc_ids=None, positions=None, targets=None, reduction="mean"):
         """Logits [B, T, vocab] in the model's compute dtype or, with targets, the cross-entropy (fp32) over the
         targets that are not -100: their mean, or with reduction="sum" their sum (0, not NaN, when there are none:
-        what a training step that normalises by a global token count needs)."""
-        logits = self.logits(self.hidden(tokens, doc_ids=doc_ids, positions=positions))
-        if targets is None:
-            return logits
-        return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=-100, reduction=reduction)
+        what a training step that normalises by a global token count needs), or with reduction="none" each position's
+        (0 where the target is -100). A mean or sum never materialises the logits, and with post windows (CPU, short
+        posts) runs only the positions it depends on."""
+        if targets is None or reduction == "none":  # (per-position losses are for evaluation: the plain way)
+            logits = self.logits(self.hidden(tokens, doc_ids=doc_ids, positions=positions))
+            if targets is None:
+                return logits
+            return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX,
+                                   reduction="none")
+        self._check_length(tokens.size(1))
+        mask = self.attention_mask(doc_ids, tokens.size(1), tokens.device)
+        if isinstance(mask, PostWindows) and not torch.compiler.is_compiling():  # (compiled: no new shape per batch)
+            tokens, doc_ids, positions, targets = loss_positions(tokens, doc_ids, positions, targets)
+            mask = post_windows(doc_ids)
+        h = self._blocks(tokens, positions, mask)
+        head = self.tok_emb.weight if self.lm_head is None else self.lm_head.weight
+        return linear_cross_entropy(h, head, targets, reduction)
 
 
 def _stacked(*linears: nn.Linear) -> nn.Linear:

@@ -173,7 +173,7 @@ def _print(obj: dict) -> None:
 
 
 def run_suggest(a, idx) -> int:
-    from warble.search.understand import Lexicon, QueryLog, complete, suggest
+    from warble.search.understand import Lexicon, complete, open_query_log, suggest
 
     lex = Lexicon.open(idx, progress=True)
     try:
@@ -188,11 +188,12 @@ def run_suggest(a, idx) -> int:
             else:
                 print("no suggestions: every word is in the index (or nothing close is)")
             return 0
-        log = QueryLog.open(idx)
+        log = open_query_log(idx)  # None when it cannot be opened: completions from the posts only
         try:
             items = complete(lex, a.complete, n=a.limit, log=log)
         finally:
-            log.close()
+            if log is not None:
+                log.close()
         if a.json:
             _print({"prefix": a.complete, "completions": items})
         else:

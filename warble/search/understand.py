@@ -2,14 +2,17 @@
 
     lex = Lexicon.open(index)                  # the index's words, bigrams, hashtags, mentions with post counts
     suggest(lex, "lanch delayed")              # {"suggestions": [{"text": "launch delayed", "corrections": [...]}]}
-    complete(lex, "new lau", log=QueryLog.open(index))        # [{"text": "new launch", "source": "phrases"}, ...]
+    complete(lex, "new lau", log=open_query_log(index))       # [{"text": "new launch", "source": "phrases"}, ...]
     expand(index, lex, "launch")               # {"terms": [...]} from pseudo-relevance feedback
 
 Everything is drawn from the index's live posts (and, for autocomplete, from past queries), read through the
 index's analyzer so that suggestions are words the index matches. The lexicon and the query log are side data of
-the index, for either backend (SQLite files beside an embedded index, tables in a PostgreSQL index's schema); the
-lexicon is brought up to date on open: new posts are counted incrementally; any deletion or opt-out since
-it was built makes it rebuild from the live posts, so a deleted post's words never come back as suggestions.
+the index, for either backend (SQLite files beside an embedded index, tables in a PostgreSQL index's schema, made
+with the index, so searching needs no right to create tables); the lexicon is brought up to date on open: new posts
+are counted incrementally; any deletion or opt-out since it was built makes it rebuild from the live posts, so a
+deleted post's words never come back as suggestions. Posts are counted without holding the index handle's lock;
+only the short write of the result takes it. A query log that cannot be written or read is warned about once and
+the search (or the completion, from posts only) goes on.
 Suggestions and completions only offer words and phrases found in at least `MIN_POSTS` posts.
 """
 
@@ -22,7 +25,6 @@ import sqlite3
 import sys
 import time
 from collections import Counter
-from contextlib import contextmanager
 from pathlib import Path
 
 from warble.errors import InputError
@@ -38,21 +40,17 @@ PLAIN_WORD = re.compile(r"[\w']+")  # a query token that is a word (not an opera
 
 # ---------------------------------------------------------------------------------------------------- storage
 # The lexicon and the query log are side data of an index: SQLite files in an embedded index's directory, tables
-# in a PostgreSQL index's schema (written in their own read-write transactions, so a read-only search handle can
-# log its queries and keep the lexicon current). Same rows, same queries, in each database's dialect.
+# in a PostgreSQL index's schema (made with the index; written in their own short read-write transactions, so a
+# read-only search handle can log its queries and keep the lexicon current). Same rows, same queries, in each
+# database's dialect.
 _SQLITE_DDL = ("CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v INTEGER)",
                "CREATE TABLE IF NOT EXISTS terms (kind TEXT, text TEXT, df INTEGER, PRIMARY KEY (kind, text)) "
                "WITHOUT ROWID")
-_PG_LEXICON_DDL = ("CREATE TABLE IF NOT EXISTS lexicon_meta (k TEXT PRIMARY KEY, v BIGINT)",
-                   'CREATE TABLE IF NOT EXISTS lexicon_terms (kind TEXT, text TEXT COLLATE "C", df INTEGER, '
-                   "PRIMARY KEY (kind, text))")
-_PG_LOG_DDL = ('CREATE TABLE IF NOT EXISTS query_log (ts DOUBLE PRECISION, query TEXT, norm TEXT COLLATE "C", '
-               "hits INTEGER)",
-               "CREATE INDEX IF NOT EXISTS query_log_norm ON query_log (norm)")
+_warned: set[str] = set()
 
 
 def _is_postgres(index) -> bool:
-    return hasattr(index, "side_transaction")
+    return getattr(index, "backend", None) == "postgres"
 
 
 def _db_errors() -> tuple[type[BaseException], ...]:
@@ -62,6 +60,17 @@ def _db_errors() -> tuple[type[BaseException], ...]:
     except ImportError:
         return (sqlite3.Error,)
     return (sqlite3.Error, psycopg.Error)
+
+
+def _first_line(e: BaseException) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0]
+
+
+def _warn_once(what: str, message: str) -> None:
+    """A side table that cannot be used stays so: say it once per process, not once per query."""
+    if what not in _warned:
+        _warned.add(what)
+        print(f"warning: {message}", file=sys.stderr)
 
 
 def _prefix_range(prefix: str) -> tuple[str, str]:
@@ -79,19 +88,21 @@ class _SqliteTerms:
         for stmt in _SQLITE_DDL:
             self.db.execute(stmt)
 
-    @contextmanager
-    def updating(self):
-        """One updater at a time (the others wait, then find it current); yields the recorded state."""
+    def meta(self) -> dict:
+        return dict(self.db.execute("SELECT k, v FROM meta").fetchall())
+
+    def write_if(self, seen: dict, counts: Counter, meta: dict, replace: bool) -> bool:
+        """Write the counts if the recorded state is still `seen` (else another updater got there first)."""
         with self.db:
             self.db.execute("BEGIN IMMEDIATE")
-            yield dict(self.db.execute("SELECT k, v FROM meta").fetchall())
-
-    def write(self, counts: Counter, meta: dict, replace: bool) -> None:
-        if replace:
-            self.db.execute("DELETE FROM terms")
-        self.db.executemany("INSERT INTO terms (kind, text, df) VALUES (?, ?, ?) ON CONFLICT (kind, text) "
-                            "DO UPDATE SET df = df + excluded.df", ((k, t, c) for (k, t), c in counts.items()))
-        self.db.executemany("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", list(meta.items()))
+            if self.meta() != seen:
+                return False
+            if replace:
+                self.db.execute("DELETE FROM terms")
+            self.db.executemany("INSERT INTO terms (kind, text, df) VALUES (?, ?, ?) ON CONFLICT (kind, text) "
+                                "DO UPDATE SET df = df + excluded.df", ((k, t, c) for (k, t), c in counts.items()))
+            self.db.executemany("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", list(meta.items()))
+            return True
 
     def df(self, kind: str, text: str) -> int:
         r = self.db.execute("SELECT df FROM terms WHERE kind = ? AND text = ?", (kind, text)).fetchone()
@@ -113,32 +124,31 @@ class _PostgresTerms:
 
     def __init__(self, index):
         self.index, self.where = index, f"{index.location} (table lexicon_terms)"
-        self._conn = None
+        index.ensure_side_tables()
 
-    @contextmanager
-    def updating(self):
+    def meta(self) -> dict:
+        return dict(self.index.side_query("SELECT k, v FROM lexicon_meta"))
+
+    def write_if(self, seen: dict, counts: Counter, meta: dict, replace: bool) -> bool:
+        """Write the counts if the recorded state is still `seen`: one short transaction (it holds the handle's
+        lock; the counting was done before it, without)."""
+        rows = [(k, t, c) for (k, t), c in counts.items()]
         with self.index.side_transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(hashtext('warble.lexicon.' || current_schema()))")
-            for stmt in _PG_LEXICON_DDL:
-                conn.execute(stmt)
-            self._conn = conn
-            try:
-                yield dict(conn.execute("SELECT k, v FROM lexicon_meta").fetchall())
-            finally:
-                self._conn = None
-
-    def write(self, counts: Counter, meta: dict, replace: bool) -> None:
-        conn, rows = self._conn, [(k, t, c) for (k, t), c in counts.items()]
-        if replace:
-            conn.execute("DELETE FROM lexicon_terms")
-            with conn.cursor().copy("COPY lexicon_terms (kind, text, df) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
-        else:
-            conn.cursor().executemany("INSERT INTO lexicon_terms (kind, text, df) VALUES (%s, %s, %s) ON CONFLICT "
-                                      "(kind, text) DO UPDATE SET df = lexicon_terms.df + excluded.df", rows)
-        conn.cursor().executemany("INSERT INTO lexicon_meta (k, v) VALUES (%s, %s) ON CONFLICT (k) "
-                                  "DO UPDATE SET v = excluded.v", list(meta.items()))
+            if dict(conn.execute("SELECT k, v FROM lexicon_meta").fetchall()) != seen:
+                return False
+            if replace:
+                conn.execute("DELETE FROM lexicon_terms")
+                with conn.cursor().copy("COPY lexicon_terms (kind, text, df) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            else:
+                conn.cursor().executemany("INSERT INTO lexicon_terms (kind, text, df) VALUES (%s, %s, %s) ON "
+                                          "CONFLICT (kind, text) DO UPDATE SET df = lexicon_terms.df + excluded.df",
+                                          rows)
+            conn.cursor().executemany("INSERT INTO lexicon_meta (k, v) VALUES (%s, %s) ON CONFLICT (k) "
+                                      "DO UPDATE SET v = excluded.v", list(meta.items()))
+            return True
 
     def _read(self, sql: str, params: tuple) -> list[tuple]:
         return self.index.side_query(sql, params)
@@ -159,6 +169,9 @@ class _PostgresTerms:
 
 
 # ---------------------------------------------------------------------------------------------------- lexicon
+LEXICON_BATCH = 5_000  # posts read per query while counting (PostgreSQL: the handle's lock is held per batch only)
+
+
 def post_items(post: dict) -> dict[str, set[str]]:
     """What one post adds to the lexicon, by kind (each counted once per post)."""
     from warble.search.index import analysis
@@ -167,6 +180,23 @@ def post_items(post: dict) -> dict[str, set[str]]:
     return {"word": set(toks), "bigram": {f"{a} {b}" for a, b in itertools.pairwise(toks)},
             "tag": {analysis.norm_name(h) for h in post.get("hashtags") or []},
             "mention": {analysis.norm_name(m) for m in post.get("mentions") or []}}
+
+
+def _count_posts(index, above: int, progress: bool) -> tuple[Counter, int, int]:
+    """The lexicon items of the live posts with key > `above`: (counts, posts read, last key read)."""
+    from tqdm import tqdm
+
+    counts: Counter = Counter()
+    n, last = 0, above
+    with tqdm(desc="lexicon", unit="post", disable=not progress, file=sys.stderr, leave=False) as bar:
+        for batch in index.iter_posts(above, batch=LEXICON_BATCH):
+            for _, post in batch:
+                for kind, items in post_items(post).items():
+                    counts.update((kind, t) for t in items)
+            n += len(batch)
+            last = max(last, batch[-1][0])
+            bar.update(len(batch))
+    return counts, n, last
 
 
 class Lexicon:
@@ -180,49 +210,42 @@ class Lexicon:
     @classmethod
     def open(cls, index, *, progress: bool = False) -> Lexicon:
         """The lexicon of `index` (either backend), updated to its live posts (incrementally when posts were only
-        added)."""
+        added). Raises InputError when it cannot be read, or is out of date and cannot be written."""
+        where = f"{index.location} (table lexicon_terms)" if _is_postgres(index) else Path(index.path) / LEXICON_FILE
         try:
-            terms = _PostgresTerms(index) if _is_postgres(index) else _SqliteTerms(Path(index.path) / LEXICON_FILE)
-        except sqlite3.Error as e:
-            raise InputError(f"cannot keep the lexicon at {Path(index.path) / LEXICON_FILE}: {e}") from None
+            terms = _PostgresTerms(index) if _is_postgres(index) else _SqliteTerms(where)
+        except _db_errors() as e:
+            raise InputError(f"cannot keep the lexicon at {where}: {_first_line(e)}") from None
         try:
             return cls._open(index, terms, progress)
         except _db_errors() as e:
             terms.close()
-            raise InputError(f"cannot keep the lexicon at {terms.where}: {str(e).strip().splitlines()[0]}") from None
+            raise InputError(f"cannot keep the lexicon at {terms.where}: {_first_line(e)}") from None
 
     @classmethod
     def _open(cls, index, terms, progress: bool) -> Lexicon:
-        state = {"max_key": index.max_key(), "posts": index.stats()["posts"]}
-        with terms.updating() as meta:
-            if meta.get("version") != LEXICON_VERSION or \
-                    (meta.get("max_key"), meta.get("posts")) != (state["max_key"], state["posts"]):
-                cls._update(terms, index, meta, state, progress)
+        state = {"max_key": index.max_key(), "posts": index.live_posts()}
+        seen = terms.meta()
+        if seen.get("version") != LEXICON_VERSION or \
+                (seen.get("max_key"), seen.get("posts")) != (state["max_key"], state["posts"]):
+            counts, meta, incremental = cls._count(index, seen, state, progress)
+            terms.write_if(seen, counts, meta, replace=not incremental)
         return cls(terms, state["posts"])
 
     @staticmethod
-    def _update(terms, index, meta: dict, state: dict, progress: bool) -> None:
-        from tqdm import tqdm
-
-        incremental = meta.get("version") == LEXICON_VERSION and meta.get("max_key") is not None \
-            and state["max_key"] >= meta["max_key"]
-        above = meta["max_key"] if incremental else 0
-        counts: Counter = Counter()
-        n, last = 0, above
-        with tqdm(desc="lexicon", unit="post", disable=not progress, file=sys.stderr, leave=False) as bar:
-            for batch in index.iter_posts(above):
-                for _, post in batch:
-                    for kind, items in post_items(post).items():
-                        counts.update((kind, t) for t in items)
-                n += len(batch)
-                last = max(last, batch[-1][0])
-                bar.update(len(batch))
-        if incremental and meta["posts"] + n != state["posts"]:  # posts died since: rebuild without them
-            Lexicon._update(terms, index, {}, state, progress)
-            return
-        # What was read (posts added meanwhile included), so the next update starts exactly after it.
-        terms.write(counts, {"version": LEXICON_VERSION, "max_key": max(last, state["max_key"]),
-                             "posts": (meta["posts"] if incremental else 0) + n}, replace=not incremental)
+    def _count(index, seen: dict, state: dict, progress: bool) -> tuple[Counter, dict, bool]:
+        """What to write (no lock held while the posts are read): the counts of the posts added since `seen`, or,
+        after any deletion, of every live post. Returns (counts, the new recorded state, incremental)."""
+        incremental = seen.get("version") == LEXICON_VERSION and seen.get("max_key") is not None \
+            and state["max_key"] >= seen["max_key"]
+        if incremental:
+            counts, n, last = _count_posts(index, seen["max_key"], progress)
+            if seen["posts"] + n == state["posts"]:
+                # what was read (posts added meanwhile included), so the next update starts exactly after it
+                return counts, {"version": LEXICON_VERSION, "max_key": max(last, state["max_key"]),
+                                 "posts": seen["posts"] + n}, True
+        counts, n, last = _count_posts(index, 0, progress)  # posts died since: rebuild without them
+        return counts, {"version": LEXICON_VERSION, "max_key": max(last, state["max_key"]), "posts": n}, False
 
     def df(self, kind: str, text: str) -> int:
         return self.terms.df(kind, text)
@@ -258,18 +281,27 @@ class QueryLog:
 
     @classmethod
     def open(cls, index_or_dir) -> QueryLog:
-        """The log of an index (either backend), or of an embedded index's directory."""
+        """The log of an index (either backend), or of an embedded index's directory. Raises InputError when it
+        cannot be opened (see `open_query_log` for callers to whom the log is optional)."""
+        try:
+            return cls._open(index_or_dir)
+        except _db_errors() as e:
+            raise InputError(f"cannot open the query log of {_where(index_or_dir)}: {_first_line(e)}") from None
+
+    @classmethod
+    def _open(cls, index_or_dir) -> QueryLog:
         if _is_postgres(index_or_dir):
-            with index_or_dir.side_transaction() as conn:
-                conn.execute("SELECT pg_advisory_xact_lock(hashtext('warble.query_log.' || current_schema()))")
-                for stmt in _PG_LOG_DDL:
-                    conn.execute(stmt)
+            index_or_dir.ensure_side_tables()  # no DDL where the table exists
             return cls(index=index_or_dir)
         path = getattr(index_or_dir, "path", index_or_dir)
         db = sqlite3.connect(Path(path) / QUERY_LOG_FILE, timeout=30, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("CREATE TABLE IF NOT EXISTS queries (ts REAL, query TEXT, norm TEXT, hits INTEGER)")
-        db.execute("CREATE INDEX IF NOT EXISTS queries_norm ON queries (norm)")
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("CREATE TABLE IF NOT EXISTS queries (ts REAL, query TEXT, norm TEXT, hits INTEGER)")
+            db.execute("CREATE INDEX IF NOT EXISTS queries_norm ON queries (norm)")
+        except sqlite3.Error:
+            db.close()
+            raise
         return cls(db)
 
     @staticmethod
@@ -307,16 +339,33 @@ class QueryLog:
             self.db.close()
 
 
-def log_query(index_or_dir, query: str, hits: int) -> None:
-    """Append one query to the index's query log (a failure to write it never fails the search)."""
+def _where(index_or_dir) -> str:
+    return str(getattr(index_or_dir, "location", None) or getattr(index_or_dir, "path", index_or_dir))
+
+
+def open_query_log(index_or_dir) -> QueryLog | None:
+    """The index's query log, or None (warned once) when the database will not open it: for autocomplete, which
+    then offers no past queries instead of failing."""
     try:
-        log = QueryLog.open(index_or_dir)
+        return QueryLog._open(index_or_dir)
+    except _db_errors() as e:
+        _warn_once(f"open {_where(index_or_dir)}",
+                   f"the query log of {_where(index_or_dir)} cannot be used ({_first_line(e)}): no past queries")
+        return None
+
+
+def log_query(index_or_dir, query: str, hits: int) -> None:
+    """Append one query to the index's query log. A log that cannot be written (no right to, a hot standby) never
+    fails the search: it is warned about once."""
+    try:
+        log = QueryLog._open(index_or_dir)
         try:
             log.append(query, hits)
         finally:
             log.close()
     except _db_errors() as e:
-        print(f"warning: query not logged ({str(e).strip().splitlines()[0]})", file=sys.stderr)
+        _warn_once(f"append {_where(index_or_dir)}",
+                   f"queries are not logged to {_where(index_or_dir)} ({_first_line(e)})")
 
 
 # ---------------------------------------------------------------------------------------------------- spelling
@@ -387,6 +436,18 @@ def suggest(lex: Lexicon, query: str, n: int = 5, engine=None) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------------- autocomplete
+def _past_queries(log: QueryLog | None, prefix: str, n: int) -> list[tuple[str, int]]:
+    """The log's completions of `prefix`; none (warned once) when the log cannot be read."""
+    if log is None:
+        return []
+    try:
+        return log.completions(prefix, n)
+    except _db_errors() as e:
+        _warn_once(f"read {_where(log.index) if log.index is not None else id(log.db)}",
+                   f"past queries cannot be read ({_first_line(e)}): completing from posts only")
+        return []
+
+
 def complete(lex: Lexicon, prefix: str, n: int = 10, log: QueryLog | None = None) -> list[dict]:
     """Completions of a partial query, best first: past queries starting with it (most asked), then the last word
     completed from the posts: after a known word, the words that most often follow it (`phrases`), then any word
@@ -404,9 +465,8 @@ def complete(lex: Lexicon, prefix: str, n: int = 10, log: QueryLog | None = None
             seen.add(key)
             out.append({"text": text, "source": source, "count": count})
 
-    if log is not None:
-        for q, c in log.completions(prefix, n):
-            offer(q, "queries", c)
+    for q, c in _past_queries(log, prefix, n):
+        offer(q, "queries", c)
     ends_word = not prefix[-1].isspace()
     head, last = (prefix.rsplit(None, 1) + [""])[:2] if ends_word else (prefix.rstrip(), "")
     if ends_word and len(prefix.split()) == 1:

@@ -85,6 +85,7 @@ class ServeSettings:
     max_n: int = 16  # choices per prompt
     max_inputs: int = 256  # prompts x n per completion request; texts per embedding request
     log_prompts: bool = False  # log prompt and completion text (off: they may hold personal data)
+    query_log: bool = True  # record search queries in the index's query log (what /v1/search/complete offers)
     model_name: str | None = None  # the id clients use (default: the engine's model_id, the run dir's name)
 
     def __post_init__(self):
@@ -577,7 +578,7 @@ def create_app(engine, settings: ServeSettings | None = None, index=None, ads: d
             hits = await asyncio.to_thread(index.search, node, req.mode, req.limit)
         except InputError as e:  # e.g. dense mode on an index built without embeddings
             raise APIError(400, str(e), param="mode") from None
-        if req.log:  # after the response is sent: the write is not on the query's clock
+        if req.log and settings.query_log:  # after the response is sent: the write is not on the query's clock
             background.add_task(log_query, index, req.query, len(hits))
         return SearchResponse(query=req.query, parsed=unparse(node), mode=req.mode, hits=[h.to_dict() for h in hits],
                               took_ms=round(1000 * (time.perf_counter() - t0), 3))

@@ -305,7 +305,7 @@ class Engine:
                 "steps_total": s["steps_total"], "requests_total": s["requests_total"],
                 "score_texts_total": s["score_texts_total"], "embed_texts_total": s["embed_texts_total"],
                 "max_batch": self._sched.max_batch, "kv_cache_bytes": self._sched.cache.nbytes(),
-                "threads": self._sched.threads or torch.get_num_threads()}
+                "threads": self._sched.threads}
 
     @property
     def closing(self) -> bool:

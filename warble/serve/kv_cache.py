@@ -96,8 +96,8 @@ class StepCache:
         through a reshape; the mask is added by the first matmul (baddbmm, with the scale), the softmax runs in
         fp32 and the matmuls in the cache's dtype."""
         keys, values = self.update(k, v)
-        _, H, total, D = q.shape
-        B, T, kvh, L = self.B, self.T, keys.size(1), keys.size(2)
+        H, D = q.size(1), q.size(3)
+        B, T, kvh = self.B, self.T, keys.size(1)
         g = H // kvh
         out_dtype = q.dtype
         q_tok = q[0].transpose(0, 1).to(keys.dtype)  # [total, heads, D]

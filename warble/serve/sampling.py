@@ -5,7 +5,8 @@ top-p -> min-p -> draw. Rows with temperature 0 take the argmax of the penalised
 own `torch.Generator`, so a request's tokens depend on its seed and its logits only, not on the rest of the batch.
 Work is skipped when no row asks for it (a greedy batch costs one argmax).
 
-Truncation (top-k, top-p, min-p) keeps a prefix of each row's tokens sorted by probability, ties in token-id order.
+Truncation (top-k, top-p, min-p) keeps a prefix of each row's tokens sorted by probability, ties in token-id order
+(Hugging Face's top-k keeps every token tied with the k-th).
 Where that prefix ends depends only on the sorted probability *values*, so it is found from a values-only sort (on
 CPU numpy's vectorised sort, ~15x faster than torch's) and then turned into a mask over the vocabulary: no
 permutation of the row is ever built. The draw is inverse transform sampling, one uniform number per row.
@@ -75,10 +76,13 @@ def sample(logits: torch.Tensor, rows: list[RowSampling]) -> torch.Tensor:
     sub = [ps[i] for i in sampled]
     temperature = torch.tensor([p.temperature for p in sub], device=logits.device)[:, None]
     x = logits if len(sampled) == B else logits[torch.tensor(sampled, device=logits.device)]
-    probs = torch.softmax(x / temperature, dim=-1)
+    # shifted by the row's max first: a tiny temperature then gives one-hot rows, not inf - inf = NaN
+    probs = torch.softmax((x - x.amax(-1, keepdim=True)) / temperature, dim=-1)
     if any(truncates(p, V) for p in sub):
         probs = probs * kept_tokens(probs, sub)
-    out[sampled] = draw(probs, [rows[i].generator for i in sampled])
+    drawn = draw(probs, [rows[i].generator for i in sampled])
+    broken = ~torch.isfinite(probs.sum(-1)).cpu()  # a row with nothing finite to draw from (all banned): its argmax
+    out[sampled] = torch.where(broken, x.argmax(-1).cpu(), drawn)
     return out
 
 
@@ -91,7 +95,7 @@ def kept_tokens(probs: torch.Tensor, params: list[SamplingParams]) -> torch.Tens
     bool mask over probs [n, vocab]. In a row sorted by probability (ties: lower token id first) the kept tokens
     are the first n_keep; with tau the n_keep-th largest probability, they are every token above tau and the
     lowest-id tokens equal to it. Each count is a binary search in the sorted values."""
-    n, V = probs.shape
+    V = probs.size(-1)
     dev = probs.device
 
     def column(values) -> torch.Tensor:
@@ -102,9 +106,11 @@ def kept_tokens(probs: torch.Tensor, params: list[SamplingParams]) -> torch.Tens
     desc = asc.flip(-1)
     mass = desc.cumsum(-1)  # mass[j]: the j + 1 most likely tokens
     # rank j stays while the mass before it, mass[j - 1], is below top_p of the top-k mass (rank 0 always stays)
-    n_top_p = 1 + torch.searchsorted(mass, column([p.top_p for p in params]) * mass.gather(1, top_k - 1))
+    top_p = column([p.top_p for p in params])
+    n_top_p = 1 + torch.searchsorted(mass, top_p * mass.gather(1, top_k - 1))
+    n_top_p = torch.where(top_p >= 1, V, n_top_p)  # top_p 1 keeps all (an fp32 cumsum saturates short of the total)
     n_min_p = V - torch.searchsorted(asc, column([p.min_p for p in params]) * desc[:, :1])  # p >= min_p x max
-    n_keep = torch.minimum(torch.minimum(top_k, n_top_p), n_min_p)
+    n_keep = torch.minimum(torch.minimum(top_k, n_top_p), n_min_p).clamp_(min=1)  # (NaN rows: keep the first)
     tau = desc.gather(1, n_keep - 1)
     keep = probs >= tau
     below = torch.searchsorted(asc, tau)  # tokens under tau; then ties_all tokens equal to it
@@ -133,4 +139,5 @@ def draw(weights: torch.Tensor, generators: list[torch.Generator]) -> torch.Tens
     cdf = weights.cumsum(-1)
     # u <= 1 - 2^-24, so u x total < total in fp32 (it rounds down, never up to total): the token found has a weight
     target = u[:, None] * cdf[:, -1:]
-    return torch.searchsorted(cdf, target, right=True)[:, 0].cpu()
+    # (clamped: a row of NaN weights finds nothing; the caller replaces such rows)
+    return torch.searchsorted(cdf, target, right=True)[:, 0].clamp_(max=weights.size(-1) - 1).cpu()

@@ -85,7 +85,9 @@ class Scheduler:
         self.max_batch, self.max_len = max_batch, max_len
         self.prefill_tokens, self.prefill_chunk, self.pack_tokens = prefill_tokens, prefill_chunk, pack_tokens
         self.pooling = pooling
-        self.threads = threads  # torch threads of the engine thread (None: torch's default)
+        # torch threads of the engine thread, fixed here on the caller's thread (None: the caller's count): a new
+        # thread would otherwise inherit whatever another thread last set (e.g. a one-thread query embedder)
+        self.threads = threads or torch.get_num_threads()
         self.vocab = cfg.vocab_size
         self.free = list(range(max_batch))
         self.waiting: collections.deque[Request] = collections.deque()
@@ -125,8 +127,7 @@ class Scheduler:
     # ------------------------------------------------------------------------------------------- engine thread
     def _main(self) -> None:
         try:
-            if self.threads:
-                torch.set_num_threads(self.threads)
+            torch.set_num_threads(self.threads)
             with torch.inference_mode():
                 self.model = self.build()
                 self.cache = KVCache(self.cfg, self.max_batch, self.max_len, self.dtype, self.device)

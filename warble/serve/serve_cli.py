@@ -34,7 +34,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--api-key-file", metavar="FILE", help="API keys, one per line (# comments)")
     p.add_argument("--model-name", help="the model id clients use (default: the run directory's name)")
     p.add_argument("--index", metavar="IDX", help="a `warble index` directory to serve on /v1/search, "
-                   "/v1/search/answer, /v1/search/suggest, /v1/search/complete and /v1/ads/audience (read-only)")
+                   "/v1/search/answer, /v1/search/suggest, /v1/search/complete and /v1/ads/audience (opened "
+                   "read-only; the query log and the suggestions' lexicon are written beside it)")
+    p.add_argument("--no-query-log", action="store_true",
+                   help="do not record search queries in the index's query log (by default /v1/search and "
+                        "/v1/search/answer record each query and its hit count, no user or address, for autocomplete)")
     p.add_argument("--index-backend", choices=["embedded", "postgres"], default="embedded",
                    help="the search index's backend: embedded (--index DIR) or postgres (--index-dsn)")
     p.add_argument("--index-dsn", metavar="URL", help="postgres: the server holding the index")
@@ -68,7 +72,8 @@ def settings_from_args(a):
     return ServeSettings(
         api_keys=load_api_keys(a.api_key, a.api_key_file), max_tokens_limit=a.max_tokens_limit,
         max_request_bytes=a.max_request_bytes, rate_limit=a.rate_limit, rate_burst=a.rate_burst, max_n=a.max_n,
-        max_inputs=a.max_inputs, log_prompts=a.log_prompts, model_name=a.model_name)
+        max_inputs=a.max_inputs, log_prompts=a.log_prompts, model_name=a.model_name,
+        query_log=not a.no_query_log)
 
 
 def _setup_logging(level: str) -> None:
@@ -102,33 +107,42 @@ def run(a) -> int:
 
         where = a.index if a.index_backend == "embedded" else a.index_schema
         index = open_index(where, backend=a.index_backend, dsn=a.index_dsn, readonly=True)
-    engine = Engine.load(a.model, device=a.device, dtype=a.dtype, max_batch=a.max_batch)
-    if index is not None and index.spec.get("kind") == "warble":
-        # queries are embedded by the served engine, not a second copy of the model, when it is the model that
-        # embedded the posts (checked on the index's probe vectors); another model keeps the index's own, loaded lazily
-        from warble.search.answer import EngineEmbedder
-        from warble.search.index import open_index
-
-        try:
-            shared = open_index(where, backend=a.index_backend, dsn=a.index_dsn, readonly=True,
-                                embedder=EngineEmbedder(engine, a.model))
-        except WarbleError as e:
-            log.warning("the index's queries are embedded by its own model, not the served one: %s", e)
-        else:
-            index.close()
-            index = shared
-    ads = ads_tools(engine, a.model, a.ads_model, a.drafts)
-    log.info("model %s loaded (context %d tokens); serving on http://%s:%d/v1 (%s)", settings.model_name or
-             engine.model_id, engine.max_context, a.host, a.port,
-             f"{len(settings.api_keys)} API key(s)" if settings.api_keys else "no API key")
-    try:
+    engine = None
+    try:  # whatever fails from here on, the index is closed and the engine's thread stopped
+        engine = Engine.load(a.model, device=a.device, dtype=a.dtype, max_batch=a.max_batch)
+        index = _share_query_embedder(index, engine, a, where) if index is not None else None
+        ads = ads_tools(engine, a.model, a.ads_model, a.drafts)
+        log.info("model %s loaded (context %d tokens); serving on http://%s:%d/v1 (%s)", settings.model_name or
+                 engine.model_id, engine.max_context, a.host, a.port,
+                 f"{len(settings.api_keys)} API key(s)" if settings.api_keys else "no API key")
         serve(engine, settings, a.host, a.port, graceful_timeout=a.graceful_timeout, log_level=a.log_level,
               index=index, ads=ads)
     finally:
+        if engine is not None:
+            engine.shutdown()  # (serve() has done it when it ran; a second call returns at once)
         if index is not None:
             index.close()
     log.info("stopped")
     return 0
+
+
+def _share_query_embedder(index, engine, a, where):
+    """The index, reopened so that the served engine embeds its queries, when it is the model that embedded the
+    posts (checked on the index's probe vectors): not a second copy of the model. Another model keeps the index's
+    own embedder, loaded lazily."""
+    if index.spec.get("kind") != "warble":
+        return index
+    from warble.search.answer import EngineEmbedder
+    from warble.search.index import open_index
+
+    try:
+        shared = open_index(where, backend=a.index_backend, dsn=a.index_dsn, readonly=True,
+                            embedder=EngineEmbedder(engine, a.model))
+    except WarbleError as e:
+        log.warning("the index's queries are embedded by its own model, not the served one: %s", e)
+        return index
+    index.close()
+    return shared
 
 
 def ads_tools(engine, run_dir: str, ads_model: str | None, drafts: str | None) -> dict:
@@ -143,7 +157,10 @@ def ads_tools(engine, run_dir: str, ads_model: str | None, drafts: str | None) -
     if ads_model and (Path(ads_model) / "meta.json").is_file():
         from warble.ads.engagement import EngagementModel
 
-        tools["engagement"] = EngagementModel.load(ads_model, engine=engine)
+        try:
+            tools["engagement"] = EngagementModel.load(ads_model, engine=engine)
+        except InputError as e:  # e.g. a head trained on another run than --model
+            raise ConfigError(f"--ads-model {ads_model} does not fit --model {run_dir}: {e}") from None
     log.info("memorization guard: the n-gram index of the run's training posts (built once, then cached)")
     try:
         tools["guard"] = NgramIndex.for_run(run_dir)

@@ -11,10 +11,12 @@ _EXPORTS = {
     "train_tokenizer": "warble.tokenizer.bpe",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = ["TokenShards", "Tokenizer", "tokenize_corpus", "train_tokenizer"]
 
 
 def __getattr__(name: str):
     if name not in _EXPORTS:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    return getattr(importlib.import_module(_EXPORTS[name]), name)
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # imported once: later lookups find it without __getattr__
+    return value

@@ -133,6 +133,7 @@ class SearchBackend:
     """The search pipeline above the candidate lists, shared by every backend (see the module docstring).
     Subclasses set `_lock` (an RLock), `location` (for messages) and `has_dense`, and implement the hooks."""
 
+    backend: str  # "embedded" or "postgres" (one of BACKENDS)
     location: str
     has_dense: bool
     # the query embedder (set by _init_from_meta): given to open(), or loaded on first need from the recorded spec,
@@ -202,7 +203,14 @@ class SearchBackend:
         raise NotImplementedError
 
     def max_key(self) -> int:
-        """A key at least as high as every live post's (0 for an empty index); it grows with every add."""
+        """A key at least as high as every live post's (0 for an empty index). It grows with every add; it may
+        fall when the newest post is deleted (PostgreSQL: the highest live key; embedded: the highest key ever
+        given, which never falls). Keys are never reused."""
+        raise NotImplementedError
+
+    def live_posts(self) -> int:
+        """How many live posts the index holds, from a counter kept with every add and delete (cheap: what the
+        lexicon and the suggest route check freshness with, where `stats()` counts tables and sizes files)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------------------------------------ search

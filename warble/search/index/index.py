@@ -20,7 +20,7 @@ from warble.search.index import analysis, embed
 from warble.search.index.backend import CANDIDATES, MODES, Hit, SearchBackend, normalize_posts, unique_posts  # noqa: F401 (re-exported)
 from warble.search.index.dense import EF_FILTERED_MAX, EF_SEARCH, FLAGS, NULL, Dense
 from warble.search.index.lexical import Compiled, Lexical, day_ms, relax_text, remove_dir
-from warble.search.index.store import FORMAT, STORE_FILE, Store
+from warble.search.index.store import FORMAT, LIVE_POSTS, STORE_FILE, Store
 
 EXACT_MAX = 5_000  # a dense filter allowing at most this many posts is searched exactly, not through HNSW
 # Above that, exact when cheaper: an exact scan computes `count` dot products, a filtered HNSW walk with its beam
@@ -48,6 +48,8 @@ def _failpoint(name: str) -> None:
 
 
 class SearchIndex(SearchBackend):
+    backend = "embedded"
+
     def __init__(self, path: Path, store: Store, *, readonly: bool, embedder: embed.Embedder | None = None,
                  model: str | Path | None = None, device: str = "auto"):
         self.path = path
@@ -89,6 +91,7 @@ class SearchIndex(SearchBackend):
         store.begin()
         for k, v in {"format": FORMAT, "analyzer": analysis.ANALYZER_VERSION, "embedder": spec, "probes": probes,
                      "lexical_gen": 1, "lexical_upto": 0, "dense_gen": 0, "change_seq": 0, "newest_ms": None,
+                     LIVE_POSTS: 0,
                      "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")}.items():
             store.set_meta(k, v)
         store.commit()  # the index exists from here
@@ -130,6 +133,7 @@ class SearchIndex(SearchBackend):
                 raise InputError(f"{self.path}: another process (or handle) is writing this index") from None
             self._remove_strays(meta)
             self._reconcile_lexical(meta)
+            self.store.seed_live_posts()  # an index made before the counter existed
         dead = self.store.dead_keys()
         self._dead = set(dead.tolist())
         self._load_dense(meta, dead)
@@ -500,6 +504,9 @@ class SearchIndex(SearchBackend):
 
     def max_key(self) -> int:
         return self.store.max_key()
+
+    def live_posts(self) -> int:
+        return self.store.live_posts()
 
     def get(self, ids: Sequence[str]) -> dict[str, dict]:
         """Live posts by id (deleted or opted-out ones are absent), as the store holds them."""

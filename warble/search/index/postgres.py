@@ -13,6 +13,9 @@ Tables (schema `warble` by default):
     terms      document frequency of every token (BM25's idf); `stats` one row: posts, tokens, newest time
     deleted_ids, opted_out, dead_ids   the compliance lists, and every removed post id (its reposts are refused)
     meta       format, analyser, embedder spec and probe vectors
+    query_log, lexicon_terms, lexicon_meta   side data of `warble.search.understand` (past queries, the suggestion
+               lexicon), created with the index (or by the first writable open of an older one), so searching
+               handles, read-only roles included, never run DDL
 
 Same results as the embedded backend on the same data (tests/test_search_contract.py runs one suite on both):
 - Matching: the query AST compiles to one SQL predicate with the same meaning as the tantivy query: words and
@@ -200,6 +203,8 @@ def _positive_text(node: ast.Node) -> bool:
 
 # ---------------------------------------------------------------------------------------------------- the index
 class PostgresIndex(SearchBackend):
+    backend = "postgres"
+
     def __init__(self, conn, schema: str, *, readonly: bool, embedder: embed.Embedder | None = None,
                  model=None, device: str = "auto"):
         self.conn = conn
@@ -209,6 +214,7 @@ class PostgresIndex(SearchBackend):
         self._lock = threading.RLock()
         self._qcache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.last_add: dict = {}
+        self._side_ready = False  # the side tables are known to exist
         meta = self._meta()
         self._init_from_meta(meta, FORMAT, embedder=embedder, model=model, device=device)
         self.has_dense = self.spec["kind"] != "none"
@@ -217,6 +223,7 @@ class PostgresIndex(SearchBackend):
             if not got:
                 raise InputError(f"{self.location}: another process (or handle) is writing this index")
             self._ensure_indexes()  # a writer killed inside bulk_load() left them dropped
+            self.ensure_side_tables()  # an index made before they existed
         if embedder is not None:
             self._check_embedder(embedder)
 
@@ -495,17 +502,38 @@ class PostgresIndex(SearchBackend):
             last = rows[-1][0]
 
     def max_key(self) -> int:
+        """The highest live key (0 when empty): it falls when the newest post is deleted (keys are never reused)."""
         with self._lock:
             return self.conn.execute("SELECT COALESCE(max(key), 0) FROM posts").fetchone()[0]
+
+    def live_posts(self) -> int:
+        with self._lock:
+            return self.conn.execute("SELECT posts FROM stats").fetchone()[0]
 
     @contextmanager
     def side_transaction(self):
         """A read-write transaction on this handle's connection, read-only handles included, for the index's side
-        tables that searching writes (`warble.search.understand`: the query log, the suggestion lexicon). On a hot
-        standby it fails (psycopg.Error): the callers treat those tables as optional."""
+        tables that searching writes (`warble.search.understand`: the query log, the suggestion lexicon). Holds
+        the handle's lock, so keep it short. On a hot standby it fails (psycopg.Error): the callers treat those
+        tables as optional."""
         with self._lock, self.conn.transaction():
             self.conn.execute("SET TRANSACTION READ WRITE")
             yield self.conn
+
+    def ensure_side_tables(self) -> None:
+        """Create the side tables if this schema lacks them (made before they existed); no DDL when they exist,
+        so a role without CREATE on the schema can search, log and suggest. Raises psycopg.Error when they are
+        missing and cannot be created."""
+        if self._side_ready:
+            return
+        missing = self.side_query("SELECT t FROM unnest(%s::text[]) t WHERE to_regclass(%s::text || '.' || t) IS NULL",
+                                  (list(SIDE_TABLES), self.schema))
+        if missing:
+            with self.side_transaction() as conn:
+                conn.execute("SELECT pg_advisory_xact_lock(hashtext('warble.side.' || current_schema()))")
+                for stmt in _side_sql():
+                    conn.execute(stmt)
+        self._side_ready = True
 
     def side_query(self, sql: str, params: Sequence = ()) -> list[tuple]:
         """The rows of a read of those side tables, on this handle's connection."""
@@ -568,7 +596,20 @@ def _schema_sql(s: str, dim: int | None) -> list[str]:
         "CREATE TABLE deleted_ids (id text PRIMARY KEY)",
         "CREATE TABLE dead_ids (id text PRIMARY KEY)",
     ]
-    return out + [sql for _, sql in _index_sql(dim)]
+    return out + _side_sql() + [sql for _, sql in _index_sql(dim)]
+
+
+SIDE_TABLES = ("query_log", "lexicon_meta", "lexicon_terms")
+
+
+def _side_sql() -> list[str]:
+    """The side tables of `warble.search.understand` (the query log, the suggestion lexicon)."""
+    return [('CREATE TABLE IF NOT EXISTS query_log (ts double precision, query text, norm text COLLATE "C", '
+             "hits integer)"),
+            "CREATE INDEX IF NOT EXISTS query_log_norm ON query_log (norm)",
+            "CREATE TABLE IF NOT EXISTS lexicon_meta (k text PRIMARY KEY, v bigint)",
+            ('CREATE TABLE IF NOT EXISTS lexicon_terms (kind text, text text COLLATE "C", df integer, '
+             "PRIMARY KEY (kind, text))")]
 
 
 def _index_sql(dim: int | None) -> list[tuple[str, str]]:

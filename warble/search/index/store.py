@@ -21,6 +21,7 @@ import numpy as np
 
 FORMAT = "warble.search-index/v1"
 STORE_FILE = "store.sqlite"
+LIVE_POSTS = "live_posts"  # meta: the count of live posts, kept by insert and mark_dead in their transactions
 
 FIELDS = ("id", "author_id", "author_handle", "created_at", "text", "lang", "reply_to_id", "quote_of_id",
           "repost_of_id", "hashtags", "mentions", "urls", "like_count", "repost_count", "reply_count", "quote_count")
@@ -113,6 +114,20 @@ class Store:
     def max_key(self) -> int:
         row = self.db.execute("SELECT seq FROM sqlite_sequence WHERE name = 'posts'").fetchone()
         return int(row[0]) if row else 0
+
+    def live_posts(self) -> int:
+        """The live posts, from the maintained counter (counted, for an index made before it, until a writer
+        opens it)."""
+        n = self.get_meta(LIVE_POSTS)
+        return self.count_live() if n is None else n
+
+    def seed_live_posts(self) -> None:
+        """Writers: start the counter if this index predates it."""
+        if self.get_meta(LIVE_POSTS) is None:
+            self.set_meta(LIVE_POSTS, self.count_live())
+
+    def _add_live(self, n: int) -> None:
+        self.db.execute("UPDATE meta SET v = CAST(v AS INTEGER) + ? WHERE k = ?", (n, LIVE_POSTS))
 
     def count_live(self) -> int:
         return self.db.execute("SELECT count(*) FROM posts WHERE live = 1").fetchone()[0]
@@ -211,6 +226,7 @@ class Store:
             ([json.dumps(r[f], ensure_ascii=False) if f in LIST_FIELDS else r[f] for f in FIELDS] for r in rows))
         keys = [r[0] for r in self.db.execute("SELECT key FROM posts WHERE key > ? ORDER BY key", (before,))]
         assert len(keys) == len(rows), "the store has one writer; keys of one insert are consecutive"
+        self._add_live(len(keys))
         if vectors is not None:
             v16 = np.ascontiguousarray(vectors, dtype=np.float16)
             self.db.executemany("INSERT INTO vectors(key, vec) VALUES (?, ?)",
@@ -223,6 +239,7 @@ class Store:
         for part in _chunks(keys):
             self.db.execute(f"UPDATE posts SET live = 0 WHERE key IN ({_marks(len(part))})", list(part))
             self.db.executemany("INSERT OR IGNORE INTO pending_lexical_delete(key) VALUES (?)", ((k,) for k in part))
+        self._add_live(-len(keys))
         return keys
 
     def add_deleted_ids(self, ids: Iterable[str]) -> None:

@@ -82,7 +82,8 @@ def make_router() -> APIRouter:
             first = await asyncio.to_thread(next, events)
         except InputError as e:
             raise APIError(400, str(e), param="search_mode" if "mode" in str(e) else None) from None
-        if req.log:
+        settings = getattr(request.app.state, "settings", None)  # (None: an app without ServeSettings logs)
+        if req.log and (settings is None or settings.query_log):
             await asyncio.to_thread(log_query, index, req.query, len(first["hits"]))
         if not req.stream:
             final = None

@@ -32,7 +32,7 @@ def _lexicon(request: Request, index):
     """The app's lexicon of its index, current with the index (the spelling dictionary is built once per state)."""
     from warble.search.understand import Lexicon
 
-    state = (index.max_key(), index.stats()["posts"])
+    state = (index.max_key(), index.live_posts())
     with _lock:
         held = getattr(request.app.state, "search_lexicon", None)
         if held is None or held[0] != state:
@@ -63,7 +63,7 @@ def make_router() -> APIRouter:
 
     @router.post("/v1/search/complete", summary="autocomplete a partial query from past queries and posts")
     async def search_complete(req: SuggestRequest, request: Request):
-        from warble.search.understand import QueryLog, complete
+        from warble.search.understand import complete, open_query_log
 
         index = index_of(request)
         if not req.text.strip():
@@ -71,12 +71,13 @@ def make_router() -> APIRouter:
 
         def work():
             lex = _lexicon(request, index)
-            log = QueryLog.open(index)
+            log = open_query_log(index)  # None (warned once) when it cannot be used: completions from posts only
             try:
                 with _lock:
                     return complete(lex, req.text, n=req.limit, log=log)
             finally:
-                log.close()
+                if log is not None:
+                    log.close()
 
         return {"prefix": req.text, "completions": await asyncio.to_thread(work)}
 
