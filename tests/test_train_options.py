@@ -60,3 +60,24 @@ def test_torch_compile_smoke(tokens_dir, tmp_path):
     train(_cfg(tokens_dir, steps=2, compile=True), tmp_path / "compiled")
     train(_cfg(tokens_dir, steps=2), tmp_path / "eager")
     _close(_losses(tmp_path / "compiled"), _losses(tmp_path / "eager"), 1e-4)
+
+
+def test_peak_flops_keeps_the_best_measurement(tmp_path, monkeypatch):
+    """A peak measured on a busy machine comes out low and once made MFU read over 100%: a later measurement raises
+    the cached value, and a slower one never lowers it."""
+    import json
+
+    import torch
+
+    from warble.train import metrics
+
+    monkeypatch.setattr(metrics, "CACHE", tmp_path)
+    cpu = torch.device("cpu")
+    measured = metrics.peak_flops(cpu, torch.float32, seconds=0.05)
+    key, = json.loads((tmp_path / "peak_flops.json").read_text())
+    assert measured > 1e8
+    (tmp_path / "peak_flops.json").write_text(json.dumps({key: 1.0}))  # as if measured under heavy load
+    assert metrics.peak_flops(cpu, torch.float32) == pytest.approx(measured, rel=0.9)
+    assert json.loads((tmp_path / "peak_flops.json").read_text())[key] > 1e8
+    (tmp_path / "peak_flops.json").write_text(json.dumps({key: 1e30}))  # better than anything measurable here
+    assert metrics.peak_flops(cpu, torch.float32) == 1e30

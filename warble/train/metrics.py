@@ -1,7 +1,8 @@
 """What a training run reports: console progress, metrics.jsonl, TensorBoard, a loss curve, and MFU.
 
 Only the main process writes. MFU is measured against this machine's peak matmul FLOP/s, which is measured
-(not looked up) once per device, dtype and thread count and cached, so CPU and GPU numbers mean the same thing.
+(not looked up) per device, dtype and thread count, the best measurement cached, so CPU and GPU numbers mean the same
+thing.
 """
 
 from __future__ import annotations
@@ -20,7 +21,11 @@ CACHE = Path(os.environ.get("WARBLE_CACHE", Path.home() / ".cache" / "warble"))
 
 
 def peak_flops(device: torch.device, dtype: torch.dtype, seconds: float = 0.5) -> float:
-    """Peak dense matmul FLOP/s of `device` in `dtype`, measured with square matmuls and cached."""
+    """Peak dense matmul FLOP/s of `device` in `dtype`, measured with square matmuls.
+
+    The best value ever measured is cached per device, dtype and thread count. A measurement on a busy machine can
+    only come out low (a cached 2-thread bf16 peak of 436 GFLOP/s, taken while tests ran, against 994 idle once
+    made MFU read 110%), so every call measures again briefly and keeps the larger of the two."""
     key = f"{device.type}:{torch.cuda.get_device_name(device) if device.type == 'cuda' else 'cpu'}:{dtype}:" \
           f"{torch.get_num_threads()}"
     cache_file = CACHE / "peak_flops.json"
@@ -28,13 +33,11 @@ def peak_flops(device: torch.device, dtype: torch.dtype, seconds: float = 0.5) -
         cache = json.loads(cache_file.read_text())
     except (OSError, ValueError):  # missing, or written by an older, interrupted run
         cache = {}
-    if key in cache:
-        return cache[key]
     n = 4096 if device.type == "cuda" else 1024
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     best = 0.0
-    deadline = time.perf_counter() + seconds
+    deadline = time.perf_counter() + (min(seconds, 0.1) if key in cache else seconds)
     while time.perf_counter() < deadline:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
@@ -44,6 +47,8 @@ def peak_flops(device: torch.device, dtype: torch.dtype, seconds: float = 0.5) -
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         best = max(best, 4 * 2 * n**3 / (time.perf_counter() - t0))
+    if best <= cache.get(key, 0.0):
+        return cache[key]
     cache[key] = best
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = cache_file.with_name(f"{cache_file.name}.{os.getpid()}.tmp")  # several processes may measure at once
