@@ -405,3 +405,19 @@ def test_http_suggest_complete_and_query_log_on_both(tmp_path_factory, pg_dsn, p
     assert got["embedded"] == got["postgres"]
     assert got["postgres"][0]["suggestions"][0]["text"] == "rocket"
     assert {"text": "rocket science", "source": "queries", "count": 1} in got["postgres"][1]["completions"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_last_add_counts_duplicates_within_a_batch_alike(backend, tmp_path_factory, pg_dsn):
+    """Both backends screen new posts with one rule (SearchBackend._screen), so they count alike: a batch's repeated
+    id is a duplicate, an id already indexed too, an opted-out author's post is refused."""
+    idx = _make(backend, tmp_path_factory, pg_dsn, "none", "screen")
+    try:
+        assert idx.add([{"id": "1", "author_id": "a", "text": "first post"}]) == 1
+        idx.apply_compliance(["gone"], [])
+        batch = [{"id": "2", "author_id": "a", "text": "hello"}, {"id": "2", "author_id": "a", "text": "hello"},
+                 {"id": "1", "author_id": "a", "text": "first post"}, {"id": "3", "author_id": "gone", "text": "x"}]
+        assert idx.add(batch) == 1
+        assert idx.last_add == {"given": 4, "added": 1, "duplicates": 2, "refused_compliance": 1}
+    finally:
+        idx.close()

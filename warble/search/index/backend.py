@@ -196,6 +196,33 @@ class SearchBackend:
     def _newest_ms(self) -> int | None:
         raise NotImplementedError
 
+    # ------------------------------------------------------------------------------------------------ adding
+    def _existing_ids(self, ids: list[str]) -> set[str]:
+        raise NotImplementedError
+
+    def _opted_out_among(self, authors: list[str]) -> set[str]:
+        raise NotImplementedError
+
+    def _blocked_among(self, ids: list[str]) -> set[str]:
+        """Of `ids`, those on the deletion list or of dead (deleted, opted-out) posts."""
+        raise NotImplementedError
+
+    def _screen(self, rows: list[dict]) -> list[dict]:
+        """The posts of `rows` (normalised) to add: one per id, not indexed yet, not by an opted-out author, not
+        deleted, and not a repost of a deleted or dead post (a repost carries the original's text). Sets
+        `last_add`. The same rule on every backend; each only looks the lists up."""
+        unique = unique_posts(rows)
+        existing = self._existing_ids([r["id"] for r in unique])
+        new = [r for r in unique if r["id"] not in existing]
+        opted = self._opted_out_among(sorted({r["author_id"] for r in new}))
+        blocked = self._blocked_among(sorted({r["id"] for r in new} | {r["repost_of_id"] for r in new
+                                                                      if r["repost_of_id"]}))
+        accepted = [r for r in new if r["author_id"] not in opted and r["id"] not in blocked
+                    and r["repost_of_id"] not in blocked]
+        self.last_add = {"given": len(rows), "added": len(accepted), "duplicates": len(rows) - len(new),
+                         "refused_compliance": len(new) - len(accepted)}
+        return accepted
+
     # ------------------------------------------------------------------------------------------------ side data
     def iter_posts(self, above: int = 0, batch: int = 20_000):
         """Batches of (key, post) of the live posts with key > `above`, in key order (what the suggestion lexicon

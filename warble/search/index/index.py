@@ -222,6 +222,15 @@ class SearchIndex(SearchBackend):
         if self.readonly:
             raise InputError(f"{self.path} is open read-only")
 
+    def _existing_ids(self, ids: list[str]) -> set[str]:
+        return self.store.existing_ids(ids)
+
+    def _opted_out_among(self, authors: list[str]) -> set[str]:
+        return self.store.opted_out_among(authors)
+
+    def _blocked_among(self, ids: list[str]) -> set[str]:
+        return self.store.blocked_originals(ids)
+
     def add(self, posts, *, progress: bool = False) -> int:
         """Add posts (pyarrow Table/RecordBatch with the post schema's columns, or dicts); returns how many were
         added. Posts already in the index, on the deletion list, by opted-out authors, or reposts of blocked posts
@@ -229,17 +238,7 @@ class SearchIndex(SearchBackend):
         self._writable()
         rows = normalize_posts(posts)
         with self._lock:
-            unique = unique_posts(rows)
-            existing = self.store.existing_ids([r["id"] for r in unique])
-            new = [r for r in unique if r["id"] not in existing]
-            opted = self.store.opted_out_among(sorted({r["author_id"] for r in new}))
-            # deleted ids, and reposts of deleted or dead posts (a repost carries the original's text)
-            blocked = self.store.blocked_originals(sorted({r["id"] for r in new}
-                                                          | {r["repost_of_id"] for r in new if r["repost_of_id"]}))
-            accepted = [r for r in new if r["author_id"] not in opted and r["id"] not in blocked
-                        and r["repost_of_id"] not in blocked]
-            self.last_add = {"given": len(rows), "added": len(accepted), "duplicates": len(rows) - len(new),
-                             "refused_compliance": len(new) - len(accepted)}
+            accepted = self._screen(rows)
             if not accepted:
                 return 0
             vectors = None

@@ -57,7 +57,7 @@ import numpy as np
 from warble.errors import ConfigError, InputError
 from warble.search import ast
 from warble.search.index import analysis, embed
-from warble.search.index.backend import SearchBackend, normalize_posts, unique_posts
+from warble.search.index.backend import SearchBackend, normalize_posts
 from warble.search.index.dense import EF_CONSTRUCTION, EF_SEARCH, FLAGS, M
 from warble.search.index.lexical import day_ms, kinds, prune
 from warble.search.index.store import FIELDS
@@ -317,25 +317,24 @@ class PostgresIndex(SearchBackend):
         if self.readonly:
             raise InputError(f"{self.location} is open read-only")
 
+    def _existing_ids(self, ids: list[str]) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT id FROM posts WHERE id = ANY(%s)", (ids,))}
+
+    def _opted_out_among(self, authors: list[str]) -> set[str]:
+        return {r[0] for r in self.conn.execute("SELECT author_id FROM opted_out WHERE author_id = ANY(%s)",
+                                                (authors,))}
+
+    def _blocked_among(self, ids: list[str]) -> set[str]:
+        return {r[0] for r in self.conn.execute(
+            "SELECT id FROM deleted_ids WHERE id = ANY(%s) UNION SELECT id FROM dead_ids WHERE id = ANY(%s)",
+            (ids, ids))}
+
     def add(self, posts, *, progress: bool = False) -> int:
         """Add posts (as `SearchIndex.add`): one transaction; durable and searchable once it returns."""
         self._writable()
-        rows = unique_posts(normalize_posts(posts))
+        rows = normalize_posts(posts)
         with self._lock:
-            ids = [r["id"] for r in rows]
-            existing = {r[0] for r in self.conn.execute("SELECT id FROM posts WHERE id = ANY(%s)", (ids,))}
-            new = [r for r in rows if r["id"] not in existing]
-            authors = sorted({r["author_id"] for r in new})
-            opted = {r[0] for r in self.conn.execute("SELECT author_id FROM opted_out WHERE author_id = ANY(%s)",
-                                                     (authors,))}
-            cand = sorted({r["id"] for r in new} | {r["repost_of_id"] for r in new if r["repost_of_id"]})
-            blocked = {r[0] for r in self.conn.execute(
-                "SELECT id FROM deleted_ids WHERE id = ANY(%s) UNION SELECT id FROM dead_ids WHERE id = ANY(%s)",
-                (cand, cand))}
-            accepted = [r for r in new if r["author_id"] not in opted and r["id"] not in blocked
-                        and r["repost_of_id"] not in blocked]
-            self.last_add = {"given": len(rows), "added": len(accepted), "duplicates": len(rows) - len(new),
-                             "refused_compliance": len(new) - len(accepted)}
+            accepted = self._screen(rows)
             if not accepted:
                 return 0
             vectors = None
