@@ -33,7 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-progress", action="store_true")
 
 
-def _fmt(v, digits: int = 3) -> str:
+def fmt_metric(v, digits: int = 3) -> str:
+    """A metric in a fixed-width table column; n/a when not computed (None or NaN). Shared with `ads score`."""
     return "   n/a" if v is None or math.isnan(v) else f"{v:6.{digits}f}"
 
 
@@ -58,5 +59,5 @@ def run(a) -> int:
     print(f"{'action':8s} {'model':9s} {'RCE':>6s} {'PR-AUC':>6s} {'ECE':>6s}  base rate")
     for action, per in meta["validation"].items():
         for model, r in per.items():
-            print(f"{action:8s} {model:9s} {_fmt(r['rce'])} {_fmt(r['pr_auc'], 4)} {_fmt(r['ece'], 4)}  {_fmt(r['base_rate'], 4)}")
+            print(f"{action:8s} {model:9s} {fmt_metric(r['rce'])} {fmt_metric(r['pr_auc'], 4)} {fmt_metric(r['ece'], 4)}  {fmt_metric(r['base_rate'], 4)}")
     return 0

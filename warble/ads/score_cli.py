@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
+
+from warble.ads.engagement_cli import fmt_metric
 
 HELP = "score a corpus with an engagement model: RCE, PR-AUC and calibration per engagement and model"
 DESCRIPTION = (
@@ -31,10 +32,6 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--plot", metavar="FILE.png", help="write a reliability plot")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--no-progress", action="store_true")
-
-
-def _fmt(v, digits: int = 3) -> str:
-    return "   n/a" if v is None or math.isnan(v) else f"{v:6.{digits}f}"
 
 
 def _rate(v) -> str:
@@ -66,11 +63,11 @@ def run(a) -> int:
           + ("  r(truth)" if truth else ""))
     for action, e in out["engagements"].items():
         for model, r in e["by_model"].items():
-            print(f"{action:8s} {model:9s} {_fmt(r.get('rce'))} {_fmt(r.get('pr_auc'), 4)} {_fmt(r.get('ece'), 4)}  "
-                  f"{e['n']:5d}  {_rate(e['base_rate'])}" + (f"     {_fmt(r.get('truth_pearson'))}" if truth else ""))
+            print(f"{action:8s} {model:9s} {fmt_metric(r.get('rce'))} {fmt_metric(r.get('pr_auc'), 4)} {fmt_metric(r.get('ece'), 4)}  "
+                  f"{e['n']:5d}  {_rate(e['base_rate'])}" + (f"     {fmt_metric(r.get('truth_pearson'))}" if truth else ""))
         if truth and "rce" in e.get("truth", {}):
             t = e["truth"]
-            print(f"{action:8s} {'(truth)':9s} {_fmt(t['rce'])} {_fmt(t['pr_auc'], 4)} {_fmt(t['ece'], 4)}  "
+            print(f"{action:8s} {'(truth)':9s} {fmt_metric(t['rce'])} {fmt_metric(t['pr_auc'], 4)} {fmt_metric(t['ece'], 4)}  "
                   "the true probabilities: the ceiling")
     for key in ("predictions", "reliability_plot"):
         if key in out:
